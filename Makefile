@@ -1,0 +1,43 @@
+# Two commands do all set-up:  make run   |   make test
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+DEVSTAMP := $(VENV)/.installed-dev
+
+.PHONY: run test install install-dev migrate translations bench loadtest clean
+
+$(STAMP): requirements.txt requirements-nodeps.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip 'setuptools<82' wheel
+	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q --no-deps -r requirements-nodeps.txt
+	@touch $@
+
+$(DEVSTAMP): $(STAMP) requirements-dev.txt
+	$(PIP) install -q -r requirements-dev.txt
+	@touch $@
+
+install: $(STAMP) translations
+
+install-dev: $(DEVSTAMP) translations
+
+translations: $(STAMP)
+	@$(VENV)/bin/pybabel compile -q -d service/translations
+
+run: install
+	@bash scripts/run.sh
+
+test: install-dev
+	@bash scripts/test.sh $(ARGS)
+
+migrate: install
+	$(VENV)/bin/flask --app service db upgrade
+
+bench: install-dev
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) instance/test-*

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# make run: the embedded default (SQLite file + filesystem broker), web + worker + beat. Ctrl-C stops all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export HUIJIA_INSTANCE_DIR="${HUIJIA_INSTANCE_DIR:-$PWD/instance}"
+mkdir -p "$HUIJIA_INSTANCE_DIR"
+if [ -z "${HUIJIA_SECRET_KEY:-}" ]; then
+  key_file="$HUIJIA_INSTANCE_DIR/secret_key"
+  [ -s "$key_file" ] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(48))' > "$key_file")
+  HUIJIA_SECRET_KEY="$(cat "$key_file")"
+  export HUIJIA_SECRET_KEY
+fi
+export HUIJIA_PORT="${HUIJIA_PORT:-8000}"
+export PATH="$PWD/.venv/bin:$PATH"
+
+flask --app service db upgrade
+flask --app service bootstrap
+
+pids=()
+cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
+trap cleanup INT TERM EXIT
+
+celery -A workers.celery_app worker --beat --loglevel=INFO --concurrency="${HUIJIA_WORKER_CONCURRENCY:-2}" \
+  -Q default,search --schedule "$HUIJIA_INSTANCE_DIR/celerybeat-schedule" &
+pids+=($!)
+gunicorn --bind "127.0.0.1:${HUIJIA_PORT}" --workers "${HUIJIA_WEB_WORKERS:-2}" --access-logfile - "service:create_app()" &
+pids+=($!)
+echo "Huijia is serving on http://127.0.0.1:${HUIJIA_PORT}/  (Ctrl-C stops web, worker and beat)"
+wait -n "${pids[@]}"

@@ -1,0 +1,76 @@
+"""Huijia (回家): identify stranded people and bring them home."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, request, session
+
+from .config import PROJECT_ROOT, Settings
+from .extensions import babel, celery, csrf, db, limiter, login_manager, migrate
+
+LOCALES = ("zh_CN", "en")
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    """Wire config, extensions, blueprints and error handlers. No I/O here."""
+    settings = settings or Settings.from_env()
+    app = Flask(
+        __name__,
+        static_folder=str(PROJECT_ROOT / "static"),
+        template_folder="templates",
+        instance_path=str(settings.instance_dir),
+    )
+    app.config.update(settings.flask_config())
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "service" / "translations")
+    app.config.update(overrides)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=lambda: _locale_for_request(settings))
+    limiter.init_app(app)
+    from .tasking import init_celery
+
+    init_celery(app, celery)
+
+    from . import models  # noqa: F401  (registers the tables)
+    from .api import api_bp
+    from .web import register_web
+
+    csrf.exempt(api_bp)
+    app.register_blueprint(api_bp)
+    from .api.routes import healthz
+
+    app.add_url_rule("/healthz", view_func=healthz)
+    register_web(app)
+
+    from .cli import register_cli
+
+    register_cli(app)
+    _security_headers(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    return app
+
+
+def _locale_for_request(settings: Settings) -> str:
+    chosen = session.get("locale")
+    if chosen in LOCALES:
+        return chosen
+    return settings.default_locale if settings.default_locale in LOCALES else "zh_CN"
+
+
+def _security_headers(app: Flask) -> None:
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if request.path.startswith(("/api/", "/media/", "/cases")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

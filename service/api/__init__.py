@@ -1,0 +1,6 @@
+"""/api/v1: the JSON API of API.md."""
+from flask import Blueprint
+
+api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from . import routes  # noqa: E402,F401

@@ -1,0 +1,186 @@
+"""The OpenAPI 3 description served at /api/v1/openapi.json."""
+from __future__ import annotations
+
+from ..domain.intake import CATEGORIES, GENDERS, REFERRALS
+
+_ERROR = {"$ref": "#/components/responses/Error"}
+
+
+def _errors(*codes: int) -> dict:
+    return {str(c): _ERROR for c in codes}
+
+
+def _case_fields() -> dict:
+    s = {"type": "string"}
+    return {
+        "name": {**s, "maxLength": 80},
+        "gender": {"type": "string", "enum": list(GENDERS)},
+        "birth_date": {"type": "string", "format": "date"},
+        "age_min": {"type": "integer", "minimum": 0, "maximum": 120},
+        "age_max": {"type": "integer", "minimum": 0, "maximum": 120},
+        "id_number": {**s, "description": "18-character resident ID (GB 11643 checksum)"},
+        "found_at": {"type": "string", "format": "date-time"},
+        "found_place": {**s, "maxLength": 200},
+        "found_lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "found_lng": {"type": "number", "minimum": -180, "maximum": 180},
+        "referral": {"type": "string", "enum": list(REFERRALS)},
+        "referring_officer": {**s, "maxLength": 120},
+        "categories": {"type": "array", "items": {"type": "string", "enum": list(CATEGORIES)}},
+        "dialect": {**s, "maxLength": 80},
+        "hometown_hint": {**s, "maxLength": 200},
+        "household_place": {**s, "maxLength": 200},
+        "marks": {**s, "maxLength": 2000},
+        "clothing": {**s, "maxLength": 2000},
+        "description": {**s, "maxLength": 4000},
+        "health_notes": {**s, "maxLength": 4000},
+        "mental_state": {**s, "maxLength": 2000},
+        "height_cm": {"type": "integer", "minimum": 30, "maximum": 250},
+        "state": {"type": "string", "enum": ["in_station", "in_hospital"]},
+    }
+
+
+def spec() -> dict:
+    case_fields = _case_fields()
+    bearer = [{"bearer": []}]
+    case_resp = {"description": "the case", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Case"}}}}
+    id_param = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Huijia API", "version": "1"},
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {
+                "Error": {
+                    "description": "error envelope",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                }
+            },
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {
+                            "type": "object",
+                            "required": ["code", "message"],
+                            "properties": {
+                                "code": {"type": "string"},
+                                "message": {"type": "string"},
+                                "field": {"type": "string"},
+                            },
+                        }
+                    },
+                },
+                "Photo": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "status": {
+                            "type": "string",
+                            "enum": ["pending", "processed", "no_face", "multiple_faces", "low_quality", "invalid"],
+                        },
+                        "faces": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "Case": {
+                    "type": "object",
+                    "required": ["id", "case_no", "state", "identity_status", "photos"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "case_no": {"type": "string"},
+                        "state": {"type": "string"},
+                        "identity_status": {"type": "string", "enum": ["unknown", "self_reported", "confirmed"]},
+                        "days_stranded": {"type": "integer"},
+                        "matching_status": {"type": "string", "enum": ["pending", "done"]},
+                        "photos": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}},
+                        "channels": {"type": "array", "items": {"type": "object"}},
+                    },
+                },
+                "CaseInput": {"type": "object", "properties": case_fields, "additionalProperties": True},
+            },
+        },
+        "paths": {
+            "/healthz": {"get": {"security": [], "responses": {"200": {"description": "db and broker state"}, "503": {"description": "database down"}}}},
+            "/api/v1/auth/token": {
+                "post": {
+                    "security": [],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["username", "password"],
+                                    "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                                }
+                            }
+                        },
+                    },
+                    "responses": {
+                        "200": {"description": "token"},
+                        **_errors(400, 401, 422, 429),
+                    },
+                }
+            },
+            "/api/v1/auth/revoke": {"post": {"security": bearer, "responses": {"200": {"description": "revoked"}, **_errors(401)}}},
+            "/api/v1/cases": {
+                "get": {
+                    "security": bearer,
+                    "parameters": [
+                        {"name": n, "in": "query", "schema": sch}
+                        for n, sch in (
+                            ("q", {"type": "string"}),
+                            ("state", {"type": "string"}),
+                            ("category", {"type": "string", "enum": list(CATEGORIES)}),
+                            ("identity_status", {"type": "string"}),
+                            ("minor", {"type": "boolean"}),
+                            ("page", {"type": "integer", "minimum": 1}),
+                            ("per_page", {"type": "integer", "minimum": 1, "maximum": 200}),
+                        )
+                    ],
+                    "responses": {"200": {"description": "cases"}, **_errors(401, 403, 422)},
+                },
+                "post": {
+                    "security": bearer,
+                    "parameters": [{"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 64}}],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "multipart/form-data": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        **{k: v for k, v in case_fields.items()},
+                                        "photos": {"type": "array", "items": {"type": "string", "format": "binary"}},
+                                    },
+                                }
+                            },
+                            "application/json": {"schema": {"$ref": "#/components/schemas/CaseInput"}},
+                        },
+                    },
+                    "responses": {
+                        "201": case_resp,
+                        "200": {"description": "the case an earlier request with the same Idempotency-Key created"},
+                        **_errors(400, 401, 403, 413, 415, 422, 507),
+                    },
+                },
+            },
+            "/api/v1/cases/{case_id}": {
+                "get": {"security": bearer, "parameters": [id_param], "responses": {"200": case_resp, **_errors(401, 403, 404)}},
+                "patch": {
+                    "security": bearer,
+                    "parameters": [id_param],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CaseInput"}}}},
+                    "responses": {"200": case_resp, **_errors(400, 401, 403, 404, 409, 422)},
+                },
+            },
+            "/api/v1/photos/{sha256}": {
+                "get": {
+                    "security": bearer,
+                    "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the image", "content": {"image/jpeg": {}}}, **_errors(401, 403, 404)},
+                }
+            },
+        },
+    }

@@ -1,0 +1,177 @@
+"""API endpoints: parse, call a service, shape the answer. No rules here."""
+from __future__ import annotations
+
+from flask import current_app, jsonify, request, send_file
+from sqlalchemy import select, text
+from werkzeug.exceptions import HTTPException
+
+from ..domain.errors import DomainError, InvalidValue, NotFound
+from ..extensions import db, limiter
+from ..models import Photo
+from ..services import audit
+from ..services.cases import CaseFilter, get_case, list_cases, update_case
+from ..services.intake import Upload, photo_file, register_arrival
+from ..services.users import authenticate, issue_token, revoke_token
+from . import api_bp
+from .auth import api_role, current_api_user
+from .errors import domain_error, error_response, http_error, unexpected_error
+from .openapi import spec
+from .schemas import case_json, iso
+
+api_bp.register_error_handler(DomainError, domain_error)
+api_bp.register_error_handler(HTTPException, http_error)
+api_bp.register_error_handler(Exception, unexpected_error)
+
+
+def _json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise _Malformed()
+    return body
+
+
+class _Malformed(DomainError):
+    code = "bad_request"
+    status = 400
+
+    def __init__(self):
+        super().__init__("the body must be a JSON object")
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise InvalidValue(f"{name} must be a whole number", name) from exc
+
+
+def _login_limit() -> str:
+    return current_app.config["HUIJIA"].login_rate_limit
+
+
+@api_bp.post("/auth/token")
+@limiter.limit(_login_limit)
+def token():
+    body = _json_body()
+    username, password = body.get("username"), body.get("password")
+    if not isinstance(username, str) or not isinstance(password, str):
+        raise InvalidValue("username and password are required strings", "username")
+    user = authenticate(username, password)
+    if user is None:
+        audit.record_now(None, "login.failed", detail={"via": "api"}, ip=request.remote_addr)
+        return error_response(401, "unauthorized", "wrong username or password")
+    value, row = issue_token(user, current_app.config["HUIJIA"].token_ttl_hours)
+    audit.record_now(user.id, "token.issue", "user", user.id, ip=request.remote_addr)
+    return jsonify({"token": value, "expires_at": iso(row.expires_at), "role": user.role})
+
+
+@api_bp.post("/auth/revoke")
+@api_role("staff")
+def revoke():
+    _, _, value = request.headers.get("Authorization", "").partition(" ")
+    revoke_token(value.strip())
+    audit.record_now(current_api_user().id, "token.revoke", "user", current_api_user().id, ip=request.remote_addr)
+    return jsonify({"revoked": True})
+
+
+def _case_input() -> tuple[dict, list[Upload], str | None]:
+    if request.mimetype == "multipart/form-data" or request.mimetype == "application/x-www-form-urlencoded":
+        raw = {k: v for k, v in request.form.items() if k != "categories"}
+        cats = request.form.getlist("categories")
+        if cats:
+            raw["categories"] = cats if len(cats) > 1 else cats[0]
+        uploads = [Upload(f.filename, f.read()) for f in request.files.getlist("photos") if f]
+    else:
+        raw, uploads = _json_body(), []
+    key = request.headers.get("Idempotency-Key") or raw.pop("idempotency_key", None)
+    return raw, uploads, key
+
+
+@api_bp.post("/cases")
+@api_role("staff")
+def create_case():
+    raw, uploads, key = _case_input()
+    reg = register_arrival(
+        current_api_user(), raw, uploads, current_app.config["HUIJIA"], idempotency_key=key, ip=request.remote_addr
+    )
+    body = case_json(reg.case)
+    body["processing"] = "queued" if reg.queued else "queued_when_broker_returns"
+    return jsonify(body), 201 if reg.created else 200
+
+
+@api_bp.get("/cases")
+@api_role("staff")
+def cases_index():
+    minor = request.args.get("minor")
+    flt = CaseFilter(
+        q=request.args.get("q") or None,
+        state=request.args.get("state") or None,
+        category=request.args.get("category") or None,
+        identity_status=request.args.get("identity_status") or None,
+        minor=None if minor in (None, "") else minor.lower() in ("1", "true", "yes"),
+    )
+    items, total = list_cases(current_api_user(), flt, _int_arg("page", 1), _int_arg("per_page", 50))
+    return jsonify({"items": [case_json(c, brief=True) for c in items], "total": total})
+
+
+@api_bp.get("/cases/<int:case_id>")
+@api_role("staff")
+def case_detail(case_id: int):
+    user = current_api_user()
+    case = get_case(user, case_id)
+    reveal = request.args.get("reveal") == "id_number" and bool(case.id_number)
+    audit.record_now(user.id, "case.view", "case", case.id, {"via": "api", "id_number": "revealed" if reveal else "masked"}, request.remote_addr)
+    return jsonify(case_json(case, reveal_id=reveal))
+
+
+@api_bp.patch("/cases/<int:case_id>")
+@api_role("staff")
+def case_patch(case_id: int):
+    case = update_case(current_api_user(), case_id, _json_body(), request.remote_addr)
+    return jsonify(case_json(case))
+
+
+@api_bp.get("/photos/<string:sha256>")
+@api_role("staff")
+def photo_content(sha256: str):
+    user = current_api_user()
+    row = db.session.scalar(select(Photo).where(Photo.sha256 == sha256).order_by(Photo.id).limit(1))
+    if row is None or row.case_id is None:
+        raise NotFound("photo not found")
+    get_case(user, row.case_id)
+    path = photo_file(current_app.config["HUIJIA"].media_dir, row)
+    if not path.exists():
+        raise NotFound("photo file not found")
+    audit.record_now(user.id, "photo.view", "photo", row.id, {"via": "api", "case_id": row.case_id}, request.remote_addr)
+    return send_file(path, mimetype="image/jpeg" if row.normalized_sha256 else row.mime, max_age=0)
+
+
+@api_bp.get("/openapi.json")
+def openapi():
+    return jsonify(spec())
+
+
+def healthz():
+    """Liveness for load balancers: the database must answer; a dead broker is reported, not fatal."""
+    try:
+        db.session.execute(text("SELECT 1"))
+        db_state = "ok"
+    except Exception:
+        db.session.rollback()
+        db_state = "down"
+    broker = "ok" if _broker_alive() else "down"
+    return jsonify({"db": db_state, "broker": broker}), 200 if db_state == "ok" else 503
+
+
+def _broker_alive() -> bool:
+    from ..extensions import celery
+
+    try:
+        with celery.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+        return True
+    except Exception:
+        return False

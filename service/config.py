@@ -1,0 +1,106 @@
+"""Settings from HUIJIA_* environment variables; a missing secret stops boot."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing or malformed."""
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the environment; the Flask config is built from it."""
+
+    instance_dir: Path
+    database_url: str
+    broker_url: str
+    result_backend: str | None
+    media_dir: Path
+    secret_key: str
+    port: int
+    max_upload_bytes: int
+    max_photo_bytes: int
+    max_megapixels: int
+    pending_photo_sweep_seconds: int
+    face_engine: str
+    token_ttl_hours: int
+    session_secure: bool
+    login_rate_limit: str
+    ratelimit_storage_url: str
+    default_locale: str
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        instance_dir = Path(_env("HUIJIA_INSTANCE_DIR", str(PROJECT_ROOT / "instance"))).resolve()
+        secret = _env("HUIJIA_SECRET_KEY")
+        if not secret:
+            raise ConfigError(
+                "HUIJIA_SECRET_KEY is not set. Set it in the environment (make run creates one "
+                "under instance/ for the embedded default)."
+            )
+        return cls(
+            instance_dir=instance_dir,
+            database_url=_env("HUIJIA_DATABASE_URL", f"sqlite:///{instance_dir / 'huijia.sqlite3'}"),
+            broker_url=_env("HUIJIA_BROKER_URL", "filesystem://"),
+            result_backend=_env("HUIJIA_RESULT_BACKEND"),
+            media_dir=Path(_env("HUIJIA_MEDIA_DIR", str(instance_dir / "media"))).resolve(),
+            secret_key=secret,
+            port=_int("HUIJIA_PORT", 8000),
+            # Several photos per form: the request may be larger than one photo.
+            max_upload_bytes=_int("HUIJIA_MAX_UPLOAD_BYTES", 120 * 1024 * 1024),
+            max_photo_bytes=_int("HUIJIA_MAX_PHOTO_BYTES", 20 * 1024 * 1024),
+            max_megapixels=_int("HUIJIA_MAX_MEGAPIXELS", 40),
+            pending_photo_sweep_seconds=_int("HUIJIA_PENDING_PHOTO_SWEEP_SECONDS", 120),
+            face_engine=_env("HUIJIA_FACE_ENGINE", "sface"),
+            token_ttl_hours=_int("HUIJIA_TOKEN_TTL_HOURS", 12),
+            session_secure=_bool("HUIJIA_SESSION_SECURE", False),
+            login_rate_limit=_env("HUIJIA_LOGIN_RATE_LIMIT", "10 per minute"),
+            ratelimit_storage_url=_env("HUIJIA_RATELIMIT_STORAGE_URL", "memory://"),
+            default_locale=_env("HUIJIA_DEFAULT_LOCALE", "zh_CN"),
+        )
+
+    def flask_config(self) -> dict:
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.database_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "MAX_CONTENT_LENGTH": self.max_upload_bytes,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "SESSION_COOKIE_SECURE": self.session_secure,
+            "REMEMBER_COOKIE_HTTPONLY": True,
+            "REMEMBER_COOKIE_SAMESITE": "Lax",
+            "WTF_CSRF_TIME_LIMIT": 8 * 3600,
+            "BABEL_DEFAULT_LOCALE": self.default_locale,
+            "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
+            "RATELIMIT_STORAGE_URI": self.ratelimit_storage_url,
+            "RATELIMIT_HEADERS_ENABLED": True,
+            "HUIJIA": self,
+        }

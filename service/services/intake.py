@@ -1,0 +1,240 @@
+"""Register an arrival (入站登记): validate everything, commit once, then queue the photos."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..domain.errors import InvalidValue
+from ..domain.intake import derived_categories, validate_age_range
+from ..extensions import db
+from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
+from ..models.types import utcnow
+from . import audit
+from .fields import parse_case_fields
+from .photos import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
+from .queueing import PROCESS_PHOTO, enqueue
+
+log = logging.getLogger(__name__)
+
+CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
+START_STATES = ("in_station", "in_hospital")
+
+
+class StorageFull(PhotoRejected):
+    """The media disk refused the write: nothing of the registration is kept."""
+
+    def __init__(self, message: str):
+        super().__init__("storage_unavailable", message, 507)
+
+
+@dataclass
+class Registration:
+    case: Case
+    created: bool  # False when the idempotency key named an existing case
+    queued: bool  # every photo message reached the broker
+
+
+@dataclass(frozen=True)
+class Upload:
+    filename: str | None
+    data: bytes
+
+
+def check_uploads(uploads: list[Upload], settings) -> list[CheckedPhoto]:
+    """Validate every photo before anything is written; the first bad one rejects the request."""
+    return [
+        check_photo(
+            u.data,
+            max_bytes=settings.max_photo_bytes,
+            max_megapixels=settings.max_megapixels,
+            filename=u.filename,
+        )
+        for u in uploads
+    ]
+
+
+def _resolve_station(actor: User, station_code: str | None) -> Station:
+    if station_code and actor.role == "admin":
+        station = db.session.scalar(select(Station).where(Station.code == station_code))
+        if station is None:
+            raise InvalidValue(f"no station with code {station_code}", "station_code")
+        return station
+    if actor.station is None:
+        raise InvalidValue("this user belongs to no station; give station_code", "station_code")
+    return actor.station
+
+
+def apply_intake_rules(values: dict, on) -> dict:
+    """Cross-field rules: age range order, ID number → birth date and sex, minor flag."""
+    from ..domain.identity import parse_id_number
+
+    if values.get("id_number"):
+        rid = parse_id_number(values["id_number"])
+        values.setdefault("birth_date", None)
+        if values["birth_date"] is None:
+            values["birth_date"] = rid.birth_date
+        elif values["birth_date"] != rid.birth_date:
+            raise InvalidValue("birth_date does not match the resident ID number", "birth_date")
+        if values.get("gender") in (None, "unknown"):
+            values["gender"] = rid.sex
+        elif values["gender"] != rid.sex:
+            raise InvalidValue("gender does not match the resident ID number", "gender")
+    return values
+
+
+def _finish_person(case: Case, on) -> None:
+    case.age_min, case.age_max = validate_age_range(case.age_min, case.age_max)
+    case.categories = derived_categories(case.categories or [], case.birth_date, case.age_min, case.age_max, on)
+    case.is_minor = "minor" in case.categories
+
+
+def _attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_dir: Path) -> tuple[list[Photo], list[Path]]:
+    """Write files (content-addressed) and add rows; returns the files this call created."""
+    rows, written = [], []
+    seen = {p.sha256 for p in case.photos}
+    for checked in photos:
+        if checked.sha256 in seen:  # the same picture twice: one row
+            continue
+        seen.add(checked.sha256)
+        try:
+            path, new = store(media_dir, checked.sha256, EXTENSIONS[checked.mime], checked.data)
+        except OSError as exc:
+            for p in written:
+                p.unlink(missing_ok=True)
+            raise StorageFull(f"photo storage is unavailable ({exc.strerror or exc}); nothing was saved") from exc
+        if new:
+            written.append(path)
+        row = Photo(
+            sha256=checked.sha256,
+            mime=checked.mime,
+            size_bytes=len(checked.data),
+            width=checked.width,
+            height=checked.height,
+            status="pending",
+            uploaded_by_id=actor.id,
+            queued_at=utcnow(),
+            meta={"filename": checked.filename} if checked.filename else None,
+        )
+        case.photos.append(row)
+        rows.append(row)
+    return rows, written
+
+
+def queue_photos(photo_ids: list[int]) -> bool:
+    """Send each photo to the workers; False if any message did not reach the broker."""
+    sent = [enqueue(PROCESS_PHOTO, pid) for pid in photo_ids]
+    return all(sent)
+
+
+def register_arrival(
+    actor: User,
+    raw_fields: dict,
+    uploads: list[Upload],
+    settings,
+    idempotency_key: str | None = None,
+    ip: str | None = None,
+) -> Registration:
+    """Create a case with its photos and six channels in one transaction, then queue the photos."""
+    if idempotency_key:
+        idempotency_key = idempotency_key.strip()[:64] or None
+    if idempotency_key:
+        existing = db.session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+        if existing is not None:
+            return Registration(existing, created=False, queued=True)
+
+    values = parse_case_fields(raw_fields)
+    start_state = (raw_fields.get("state") or "in_station").strip()
+    if start_state not in START_STATES:
+        raise InvalidValue(f"state at intake must be one of: {', '.join(START_STATES)}", "state")
+    checked = check_uploads(uploads, settings)
+    now = utcnow()
+    values = apply_intake_rules(values, now.date())
+    station = _resolve_station(actor, (raw_fields.get("station_code") or "").strip() or None)
+
+    case = Case(
+        station_id=station.id,
+        state=start_state,
+        identity_status="unknown",
+        arrived_at=now,
+        idempotency_key=idempotency_key,
+        created_by_id=actor.id,
+        categories=[],
+        gender="unknown",
+        matching_status="pending",
+    )
+    for field, value in values.items():
+        setattr(case, field, value)
+    if case.gender is None:
+        case.gender = "unknown"
+    if case.name:
+        case.identity_status = "self_reported"
+    _finish_person(case, now.date())
+    db.session.add(case)
+    photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    for channel in CHANNELS:
+        status = "in_progress" if channel == "face" and photos else "not_started"
+        case.channels.append(SearchChannel(channel=channel, status=status))
+    try:
+        db.session.flush()
+        case.case_no = f"{station.code}-{now:%Y%m%d}-{case.id:06d}"
+        case.events.append(
+            CaseEvent(kind="registered", user_id=actor.id, data={"photos": len(photos), "state": start_state})
+        )
+        audit.record(actor.id, "case.create", "case", case.id, {"photos": len(photos)}, ip)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        for path in written:
+            if not _file_in_use(path):
+                path.unlink(missing_ok=True)
+        if idempotency_key:  # a concurrent double submit won the race: answer with its case
+            existing = db.session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+            if existing is not None:
+                return Registration(existing, created=False, queued=True)
+        raise
+    except BaseException:
+        db.session.rollback()
+        for path in written:
+            if not _file_in_use(path):
+                path.unlink(missing_ok=True)
+        raise
+    log.info("event=case_registered case_id=%s photos=%s", case.id, len(photos))
+    queued = queue_photos([p.id for p in photos])
+    return Registration(case, created=True, queued=queued)
+
+
+def _file_in_use(path: Path) -> bool:
+    sha = path.stem
+    return db.session.scalar(select(Photo.id).where(Photo.sha256 == sha).limit(1)) is not None
+
+
+def add_photos(actor: User, case: Case, uploads: list[Upload], settings, ip: str | None = None) -> tuple[list[Photo], bool]:
+    """More photos for an existing case (a better frontal shot taken later)."""
+    checked = check_uploads(uploads, settings)
+    photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    if not photos:
+        return [], True
+    try:
+        db.session.flush()
+        case.events.append(CaseEvent(kind="photos_added", user_id=actor.id, data={"photos": [p.id for p in photos]}))
+        case.matching_status = "pending"
+        audit.record(actor.id, "case.photos_add", "case", case.id, {"photos": len(photos)}, ip)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        for path in written:
+            if not _file_in_use(path):
+                path.unlink(missing_ok=True)
+        raise
+    return photos, queue_photos([p.id for p in photos])
+
+
+def photo_file(media_dir: Path, photo: Photo, normalized: bool = True) -> Path:
+    """The file to show: the normalised JPEG once processed, else the original upload."""
+    if normalized and photo.normalized_sha256:
+        return media_path(media_dir, photo.normalized_sha256, "jpg")
+    return media_path(media_dir, photo.sha256, EXTENSIONS[photo.mime])

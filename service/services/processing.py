@@ -1,0 +1,139 @@
+"""Background processing of one photo: orient, normalise, record metadata (idempotent).
+
+Called by workers.tasks.process_photo with an id. Safe to run twice or concurrently:
+the row lock and the `pending` check make the second run a no-op, and a photo that keeps
+crashing its worker is marked `invalid` after MAX_ATTEMPTS instead of retried forever.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from PIL import Image, ImageOps
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import CaseEvent, Photo
+from ..models.types import utcnow
+from .photos import EXTENSIONS, media_path, store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+NORMALIZED_MAX_SIDE = 2048  # enough for review and detection; keeps pages fast
+
+
+@dataclass
+class Outcome:
+    photo_id: int
+    result: str  # processed status, or "skipped" / "missing"
+
+
+def _lock(photo_id: int) -> Photo | None:
+    return db.session.scalar(
+        select(Photo).where(Photo.id == photo_id).with_for_update(skip_locked=True)
+    )
+
+
+def normalise(data: bytes) -> tuple[bytes, dict]:
+    """Apply EXIF orientation, drop metadata (GPS), convert to RGB JPEG of bounded size."""
+    with Image.open(io.BytesIO(data)) as img:
+        orientation = img.getexif().get(0x0112, 1)
+        img = ImageOps.exif_transpose(img)
+        if img.mode not in ("RGB", "L"):
+            img = img.convert("RGBA").convert("RGB") if "A" in img.mode or img.mode == "P" else img.convert("RGB")
+        if img.mode == "L":
+            img = img.convert("RGB")
+        width, height = img.size
+        img.thumbnail((NORMALIZED_MAX_SIDE, NORMALIZED_MAX_SIDE))
+        out = io.BytesIO()
+        img.save(out, "JPEG", quality=90, optimize=True)
+    return out.getvalue(), {
+        "exif_orientation": int(orientation) if isinstance(orientation, int) else 1,
+        "oriented_width": width,
+        "oriented_height": height,
+        "normalized_width": img.size[0],
+        "normalized_height": img.size[1],
+    }
+
+
+def process_photo(photo_id: int, settings, analyse=None) -> Outcome:
+    """Process one pending photo. `analyse(jpeg_bytes, photo)` adds face results (next stage)."""
+    started = time.monotonic()
+    photo = _lock(photo_id)
+    if photo is None:
+        db.session.rollback()
+        exists = db.session.get(Photo, photo_id) is not None
+        return Outcome(photo_id, "skipped" if exists else "missing")
+    if photo.status != "pending":
+        db.session.rollback()
+        return Outcome(photo_id, "skipped")
+    if photo.attempts >= MAX_ATTEMPTS:
+        _finish(photo, "invalid", f"processing failed {photo.attempts} times")
+        return Outcome(photo_id, "invalid")
+    photo.attempts += 1
+    db.session.commit()  # counts this attempt even if the worker dies below
+
+    try:
+        original = media_path(settings.media_dir, photo.sha256, EXTENSIONS[photo.mime]).read_bytes()
+    except FileNotFoundError:
+        photo = db.session.get(Photo, photo_id)
+        _finish(photo, "invalid", "original file is missing from media storage")
+        return Outcome(photo_id, "invalid")
+    try:
+        jpeg, meta = normalise(original)
+    except Exception as exc:  # a file that passed upload checks but does not decode fully
+        log.warning("event=photo_decode_failed photo_id=%s error=%s", photo_id, type(exc).__name__)
+        photo = db.session.get(Photo, photo_id)
+        _finish(photo, "invalid", f"image could not be decoded: {type(exc).__name__}")
+        return Outcome(photo_id, "invalid")
+    norm_sha = hashlib.sha256(jpeg).hexdigest()
+    store(settings.media_dir, norm_sha, "jpg", jpeg)
+
+    status, reason, extra = "processed", None, {}
+    if analyse is not None:
+        status, reason, extra = analyse(jpeg, photo)
+
+    photo = db.session.scalar(select(Photo).where(Photo.id == photo_id).with_for_update())
+    if photo.status != "pending":  # another run finished first: keep its result
+        db.session.rollback()
+        return Outcome(photo_id, "skipped")
+    photo.normalized_sha256 = norm_sha
+    photo.width, photo.height = meta["oriented_width"], meta["oriented_height"]
+    photo.meta = {**(photo.meta or {}), **meta, **extra}
+    _finish(photo, status, reason)
+    log.info("event=photo_processed photo_id=%s status=%s ms=%d", photo_id, status, (time.monotonic() - started) * 1000)
+    return Outcome(photo_id, status)
+
+
+def _finish(photo: Photo, status: str, reason: str | None) -> None:
+    photo.status = status
+    photo.status_reason = reason
+    photo.processed_at = utcnow()
+    if photo.case_id:
+        db.session.add(
+            CaseEvent(case_id=photo.case_id, kind="photo_" + status, data={"photo_id": photo.id, "reason": reason})
+        )
+    db.session.commit()
+
+
+def stale_pending_photos(older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Photos still pending whose message may have been lost; marks them re-queued now."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    rows = db.session.scalars(
+        select(Photo)
+        .where(Photo.status == "pending", or_(Photo.queued_at.is_(None), Photo.queued_at < cutoff))
+        .order_by(Photo.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.queued_at = now
+    ids = [r.id for r in rows]
+    db.session.commit()
+    return ids

@@ -1,0 +1,83 @@
+"""HTML pages, by who uses them."""
+from __future__ import annotations
+
+from flask import Flask, redirect, render_template, request, session, url_for
+from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from ..extensions import db, login_manager
+from ..models import User
+from .access import role_required
+
+
+def register_web(app: Flask) -> None:
+    from .auth import bp as auth_bp
+    from .cases import bp as cases_bp
+    from .intake import bp as intake_bp
+    from .media import bp as media_bp
+    from . import labels  # noqa: F401  (catalog entries for domain words)
+
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp):
+        app.register_blueprint(bp)
+
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "strong"
+
+    @login_manager.user_loader
+    def load_user(key: str):
+        try:
+            user_id, version = (int(x) for x in key.split(":", 1))
+        except ValueError:
+            return None
+        user = db.session.get(User, user_id)
+        return user if user is not None and user.session_version == version else None
+
+    @login_manager.unauthorized_handler
+    def unauthorized():
+        if request.path.startswith("/api/"):
+            from ..api.errors import error_response
+
+            return error_response(401, "unauthorized", "log in first")
+        return redirect(url_for("auth.login", next=request.full_path if request.method == "GET" else None))
+
+    @app.context_processor
+    def inject():
+        return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label}
+
+    @app.get("/")
+    @role_required("staff")
+    def index():
+        return redirect(url_for("cases.list_cases"))
+
+    for code in (400, 403, 404, 405, 413, 429, 500, 503):
+        app.register_error_handler(code, _html_error)
+
+
+EVENT_LABELS = {
+    "registered": _l("Arrival registered"),
+    "updated": _l("Details corrected"),
+    "photos_added": _l("Photos added"),
+    "photo_processed": _l("Photo processed"),
+    "photo_no_face": _l("Photo has no face"),
+    "photo_multiple_faces": _l("Photo has several faces"),
+    "photo_low_quality": _l("Photo quality too low"),
+    "photo_invalid": _l("Photo could not be read"),
+}
+
+
+def event_label(kind: str) -> str:
+    return str(EVENT_LABELS.get(kind, kind))
+
+
+def _has_role(role: str) -> bool:
+    return bool(current_user.is_authenticated and current_user.has_role(role))
+
+
+def _html_error(exc):
+    code = getattr(exc, "code", 500) or 500
+    if request.path.startswith("/api/"):
+        from ..api.errors import http_error
+
+        return http_error(exc)
+    return render_template("errors/error.html", code=code, description=getattr(exc, "description", "")), code

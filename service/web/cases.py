@@ -1,0 +1,106 @@
+"""Case list, case page, more photos, photo status for live refresh."""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ..domain.errors import DomainError, NotFound
+from ..domain.intake import CATEGORIES
+from ..domain.identity import mask_id_number
+from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
+from ..services.intake import add_photos
+from .access import audit_view, client_ip, role_required
+from .forms import uploads_from
+
+bp = Blueprint("cases", __name__)
+PER_PAGE = 25
+STATES = ("open", "in_station", "in_hospital", "returned", "transferred", "settled", "left", "in_medical_care", "deceased")
+
+
+def _date_arg(name: str) -> date | None:
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+@bp.get("/cases")
+@role_required("staff")
+def list_cases():
+    flt = CaseFilter(
+        q=request.args.get("q", "").strip() or None,
+        state=request.args.get("state") or None,
+        category=request.args.get("category") or None,
+        identity_status=request.args.get("identity_status") or None,
+        arrived_from=_date_arg("from"),
+        arrived_to=_date_arg("to"),
+    )
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    items, total = list_cases_service(current_user, flt, page, PER_PAGE)
+    pages = max(1, (total + PER_PAGE - 1) // PER_PAGE)
+    return render_template(
+        "cases/list.html",
+        items=items,
+        total=total,
+        page=page,
+        pages=pages,
+        flt=flt,
+        args=request.args,
+        states=STATES,
+        categories=CATEGORIES,
+        days_stranded=days_stranded,
+    )
+
+
+def _load(case_id: int):
+    try:
+        return get_case(current_user, case_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/cases/<int:case_id>")
+@role_required("staff")
+def show_case(case_id: int):
+    case = _load(case_id)
+    reveal = request.args.get("reveal") == "id" and bool(case.id_number)
+    audit_view("case.view", "case", case.id, {"id_number": "revealed" if reveal else "masked"})
+    return render_template(
+        "cases/show.html",
+        case=case,
+        days=days_stranded(case),
+        id_display=case.id_number if reveal else mask_id_number(case.id_number),
+        revealed=reveal,
+    )
+
+
+@bp.post("/cases/<int:case_id>/photos")
+@role_required("staff")
+def upload_photos(case_id: int):
+    case = _load(case_id)
+    try:
+        photos, queued = add_photos(current_user, case, uploads_from(request), current_app.config["HUIJIA"], client_ip())
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("cases.show_case", case_id=case.id)), 303
+    if photos:
+        flash(_("Photos added.") if queued else _("Photos saved; processing is queued."), "success")
+    return redirect(url_for("cases.show_case", case_id=case.id))
+
+
+@bp.get("/cases/<int:case_id>/photos.json")
+@role_required("staff")
+def photo_status(case_id: int):
+    case = _load(case_id)
+    return jsonify(
+        {
+            "matching_status": case.matching_status,
+            "photos": [{"id": p.id, "status": p.status, "reason": p.status_reason} for p in case.photos],
+        }
+    )

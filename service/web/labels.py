@@ -1,0 +1,29 @@
+"""Domain words shown in pages, listed once so the catalog translates them (templates call _(value))."""
+from flask_babel import lazy_gettext as _l
+
+LABELS = [
+    # roles
+    _l("staff"), _l("supervisor"), _l("admin"),
+    # sex
+    _l("male"), _l("female"), _l("unknown"),
+    # case states and identity
+    _l("open"), _l("in_station"), _l("in_hospital"), _l("returned"), _l("transferred"), _l("settled"),
+    _l("left"), _l("in_medical_care"), _l("deceased"), _l("self_reported"), _l("confirmed"),
+    # referral
+    _l("police"), _l("urban_management"), _l("patrol"), _l("citizen"), _l("hospital"), _l("self"), _l("other"),
+    # categories
+    _l("minor"), _l("elderly"), _l("disabled"), _l("mental_illness"), _l("intellectual_disability"), _l("ill"),
+    _l("pregnant"), _l("suspected_lost"), _l("suspected_abandoned"), _l("suspected_trafficked"),
+    # channels and their states
+    _l("portal"), _l("toutiao"), _l("newspaper"), _l("dna"), _l("face"), _l("interview"),
+    _l("not_started"), _l("in_progress"), _l("lead"), _l("no_result"), _l("not_applicable"),
+    # photo states
+    _l("pending"), _l("processed"), _l("no_face"), _l("multiple_faces"), _l("low_quality"), _l("invalid"),
+    # field names (errors name the field)
+    _l("name"), _l("gender"), _l("birth_date"), _l("age_min"), _l("age_max"), _l("id_number"), _l("found_at"),
+    _l("found_place"), _l("found_lat"), _l("found_lng"), _l("referral"), _l("categories"), _l("photos"),
+    _l("height_cm"), _l("marks"), _l("dialect"), _l("state"), _l("station_code"), _l("description"),
+    _l("health_notes"), _l("hometown_hint"), _l("household_place"), _l("clothing"), _l("can_communicate"),
+    _l("referring_officer"), _l("mental_state"), _l("languages"), _l("build"), _l("belongings"),
+    _l("accommodation_zone"), _l("relatives_named"), _l("vagrancy_history"), _l("referral_handover_no"),
+]

@@ -1,0 +1,48 @@
+"""Thin tasks: an id in, a service call, transient errors retried. Idempotent by design."""
+from __future__ import annotations
+
+import logging
+
+from celery.utils.log import get_task_logger
+from flask import current_app
+from sqlalchemy.exc import OperationalError
+
+from service.extensions import celery, db
+from service.services import processing
+from service.services.intake import queue_photos
+
+log = get_task_logger(__name__)
+logging.getLogger("service").setLevel(logging.INFO)
+
+# A database restart or network blip: try again later instead of failing the photo.
+TRANSIENT = (OperationalError,)
+
+
+@celery.task(
+    name="workers.tasks.process_photo",
+    bind=True,
+    acks_late=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=20,
+)
+def process_photo(self, photo_id: int) -> str:
+    try:
+        outcome = processing.process_photo(int(photo_id), current_app.config["HUIJIA"])
+        return outcome.result
+    finally:
+        db.session.remove()
+
+
+@celery.task(name="workers.tasks.sweep_pending_photos", acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def sweep_pending_photos() -> int:
+    """Beat job: re-send photos whose message was lost (broker down, worker lost)."""
+    try:
+        ids = processing.stale_pending_photos(current_app.config["HUIJIA"].pending_photo_sweep_seconds)
+        if ids:
+            queue_photos(ids)
+            log.info("event=sweep_requeued count=%d", len(ids))
+        return len(ids)
+    finally:
+        db.session.remove()
