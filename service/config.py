@@ -49,6 +49,7 @@ class Settings:
     max_photo_bytes: int
     max_megapixels: int
     pending_photo_sweep_seconds: int
+    sweep_interval_seconds: int
     face_engine: str
     token_ttl_hours: int
     session_secure: bool
@@ -77,7 +78,8 @@ class Settings:
             max_upload_bytes=_int("HUIJIA_MAX_UPLOAD_BYTES", 120 * 1024 * 1024),
             max_photo_bytes=_int("HUIJIA_MAX_PHOTO_BYTES", 20 * 1024 * 1024),
             max_megapixels=_int("HUIJIA_MAX_MEGAPIXELS", 40),
-            pending_photo_sweep_seconds=_int("HUIJIA_PENDING_PHOTO_SWEEP_SECONDS", 120),
+            pending_photo_sweep_seconds=_int("HUIJIA_PENDING_PHOTO_SWEEP_SECONDS", 300),
+            sweep_interval_seconds=_int("HUIJIA_SWEEP_INTERVAL_SECONDS", 60),
             face_engine=_env("HUIJIA_FACE_ENGINE", "sface"),
             token_ttl_hours=_int("HUIJIA_TOKEN_TTL_HOURS", 12),
             session_secure=_bool("HUIJIA_SESSION_SECURE", False),

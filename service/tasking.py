@@ -5,7 +5,6 @@ from pathlib import Path
 
 from celery import Task
 
-BEAT_SWEEP_SECONDS = 60.0
 
 
 def broker_options(settings) -> dict:
@@ -46,7 +45,7 @@ def init_celery(app, celery) -> None:
         task_default_queue="default",
         task_routes={"workers.tasks.search_*": {"queue": "search"}},
         beat_schedule={
-            "sweep-pending-photos": {"task": "workers.tasks.sweep_pending_photos", "schedule": BEAT_SWEEP_SECONDS},
+            "sweep-pending-photos": {"task": "workers.tasks.sweep_pending_photos", "schedule": float(settings.sweep_interval_seconds)},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

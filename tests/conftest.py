@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 
 from service.config import PROJECT_ROOT
 
@@ -77,6 +78,21 @@ def test_env(database_url, redis_url, tmp_path_factory) -> dict:
     }
 
 
+class IsolatedClient(FlaskClient):
+    """Test requests run inside the test's app context (for db access), so Flask reuses it and
+    its `g`; in production each request has its own. Clear what extensions cache there."""
+
+    REQUEST_SCOPED = ("_login_user", "api_user", "_flask_babel")
+
+    def open(self, *args, **kwargs):
+        from flask import g, has_app_context
+
+        if has_app_context():
+            for key in self.REQUEST_SCOPED:
+                g.pop(key, None)
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def app(test_env):
     from service import create_app
@@ -93,6 +109,7 @@ def app(test_env):
             else:
                 os.environ[k] = v
     application = create_app(settings, TESTING=True, WTF_CSRF_ENABLED=False)
+    application.test_client_class = IsolatedClient
     return application
 
 
