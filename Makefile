@@ -25,7 +25,7 @@ install: $(STAMP) translations
 install-dev: $(DEVSTAMP) translations
 
 translations: $(STAMP)
-	@$(VENV)/bin/pybabel compile -q -d service/translations
+	@$(VENV)/bin/pybabel compile -d service/translations >/dev/null
 
 run: install
 	@bash scripts/run.sh
