@@ -46,6 +46,8 @@ def init_celery(app, celery) -> None:
         task_routes={"workers.tasks.search_*": {"queue": "search"}},
         beat_schedule={
             "sweep-pending-photos": {"task": "workers.tasks.sweep_pending_photos", "schedule": float(settings.sweep_interval_seconds)},
+            # The id watermark can miss a face committed late with a smaller id: rebuild hourly.
+            "rebuild-gallery-index": {"task": "workers.tasks.search_rebuild_index", "schedule": 3600.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

@@ -85,3 +85,33 @@
     if (box) photoStatus(box);
   });
 })();
+
+// Face boxes over photos (positions set through the CSSOM: inline styles are blocked by the CSP).
+(function () {
+  "use strict";
+  function place(frame) {
+    var img = frame.querySelector("img");
+    var w = parseFloat(img.getAttribute("data-w")), h = parseFloat(img.getAttribute("data-h"));
+    if (!w || !h) return;
+    frame.querySelectorAll(".facebox").forEach(function (box) {
+      var b = box.getAttribute("data-box").split(",").map(parseFloat);
+      box.style.left = (100 * b[0] / w) + "%"; box.style.top = (100 * b[1] / h) + "%";
+      box.style.width = (100 * b[2] / w) + "%"; box.style.height = (100 * b[3] / h) + "%";
+    });
+  }
+  // Review shortcuts: Y confirm, N reject, J next, unless typing in a field.
+  function shortcuts() {
+    var form = document.getElementById("decide-form");
+    if (!form) return;
+    document.addEventListener("keydown", function (ev) {
+      var tag = (ev.target.tagName || "").toLowerCase();
+      if (tag === "textarea" || tag === "input" || ev.ctrlKey || ev.altKey || ev.metaKey) return;
+      var el = form.querySelector('[data-key="' + ev.key.toLowerCase() + '"]');
+      if (el) { ev.preventDefault(); el.click(); }
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll(".photo-frame").forEach(place);
+    shortcuts();
+  });
+})();

@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy.exc import OperationalError
 
 from service.extensions import celery, db
-from service.services import processing
+from service.services import matching, processing
 from service.services.intake import queue_photos
 
 log = get_task_logger(__name__)
@@ -44,5 +44,56 @@ def sweep_pending_photos() -> int:
             queue_photos(ids)
             log.info("event=sweep_requeued count=%d", len(ids))
         return len(ids)
+    finally:
+        db.session.remove()
+
+
+# The `search` queue's worker holds the gallery index: run it with concurrency 1
+# (celery -A workers.celery_app worker -Q search -c 1) so the index is not copied per child.
+@celery.task(name="workers.tasks.search_match_case", acks_late=True, autoretry_for=TRANSIENT,
+             retry_backoff=2, retry_backoff_max=120, max_retries=20)
+def search_match_case(case_id: int) -> dict:
+    try:
+        return matching.match_case(int(case_id), current_app.config["HUIJIA"])
+    finally:
+        db.session.remove()
+
+
+@celery.task(name="workers.tasks.search_match_report", acks_late=True, autoretry_for=TRANSIENT,
+             retry_backoff=2, retry_backoff_max=120, max_retries=20)
+def search_match_report(report_id: int) -> dict:
+    try:
+        return matching.match_report(int(report_id), current_app.config["HUIJIA"])
+    finally:
+        db.session.remove()
+
+
+@celery.task(name="workers.tasks.search_rebuild_index", acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def search_rebuild_index() -> int:
+    """Beat job: rebuild the index from the database (catches faces the id watermark missed)."""
+    try:
+        return matching.rebuild_indexes()
+    finally:
+        db.session.remove()
+
+
+@celery.task(name="workers.tasks.run_job", bind=True, acks_late=True, autoretry_for=TRANSIENT, max_retries=5)
+def run_job(self, job_id: int) -> str:
+    """Bulk import or re-match; resumable: a re-delivered job continues where it stopped."""
+    from service.services import jobs
+
+    try:
+        return jobs.run(int(job_id), current_app.config["HUIJIA"])
+    finally:
+        db.session.remove()
+
+
+@celery.task(name="workers.tasks.search_run_job", acks_late=True, autoretry_for=TRANSIENT, max_retries=5)
+def search_run_job(job_id: int) -> str:
+    """Jobs that need the gallery index (re-match) run in the search worker."""
+    from service.services import jobs
+
+    try:
+        return jobs.run(int(job_id), current_app.config["HUIJIA"])
     finally:
         db.session.remove()

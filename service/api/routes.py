@@ -138,14 +138,21 @@ def case_patch(case_id: int):
 @api_role("staff")
 def photo_content(sha256: str):
     user = current_api_user()
-    row = db.session.scalar(select(Photo).where(Photo.sha256 == sha256).order_by(Photo.id).limit(1))
-    if row is None or row.case_id is None:
+    row = None
+    for candidate in db.session.scalars(select(Photo).where(Photo.sha256 == sha256).order_by(Photo.id)):
+        try:
+            if candidate.case_id is not None:
+                get_case(user, candidate.case_id)
+            row = candidate
+            break
+        except NotFound:
+            continue
+    if row is None:
         raise NotFound("photo not found")
-    get_case(user, row.case_id)
     path = photo_file(current_app.config["HUIJIA"].media_dir, row)
     if not path.exists():
         raise NotFound("photo file not found")
-    audit.record_now(user.id, "photo.view", "photo", row.id, {"via": "api", "case_id": row.case_id}, request.remote_addr)
+    audit.record_now(user.id, "photo.view", "photo", row.id, {"via": "api", "case_id": row.case_id, "report_id": row.report_id}, request.remote_addr)
     return send_file(path, mimetype="image/jpeg" if row.normalized_sha256 else row.mime, max_age=0)
 
 

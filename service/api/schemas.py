@@ -32,8 +32,17 @@ def photo_json(photo: Photo) -> dict:
         "width": photo.width,
         "height": photo.height,
         "url": f"/api/v1/photos/{photo.sha256}",
-        "faces": [],
+        "faces": [face_json(f) for f in _faces_of(photo)],
     }
+
+
+def _faces_of(photo):
+    from sqlalchemy import select
+
+    from ..extensions import db
+    from ..models import Face
+
+    return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
 
 
 def channel_json(channel) -> dict:
@@ -71,4 +80,66 @@ def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> di
         body["timeline"] = [
             {"at": iso(e.at), "kind": e.kind, "data": e.data, "user_id": e.user_id} for e in case.events
         ]
+    return body
+
+
+def face_json(face) -> dict:
+    return {
+        "id": face.id,
+        "box": face.box,
+        "det_score": face.det_score,
+        "quality_ok": face.quality_ok,
+        "quality_reason": face.quality_reason,
+        "selected": face.selected,
+        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.embedding is not None else None,
+    }
+
+
+def report_json(report, brief: bool = False) -> dict:
+    body = {
+        "id": report.id,
+        "status": report.status,
+        "source": report.source,
+        "external_id": report.external_id,
+        "name": report.name,
+        "gender": report.gender,
+        "birth_date": iso(report.birth_date),
+        "age_at_missing": report.age_at_missing,
+        "missing_since": iso(report.missing_since),
+        "missing_place": report.missing_place,
+        "hometown": report.hometown,
+        "matching_status": report.matching_status,
+        "found_case_id": report.found_case_id,
+        "created_at": iso(report.created_at),
+    }
+    if not brief:
+        body.update(
+            marks=report.marks,
+            description=report.description,
+            contact_name=report.contact_name,
+            contact_phone=report.contact_phone,
+            extra=report.extra or {},
+            photos=[photo_json(p) for p in report.photos],
+        )
+    return body
+
+
+def candidate_json(row, seen_from: str = "case") -> dict:
+    body = {
+        "id": row.id,
+        "kind": row.kind,
+        "case_id": row.case_id,
+        "face_distance": round(row.face_distance, 4),
+        "score": round(row.score, 4),
+        "band": row.band,
+        "status": row.status,
+        "engine": row.engine,
+        "evidence": row.evidence or {},
+        "note": row.note,
+        "decided_at": iso(row.decided_at),
+    }
+    if row.kind == "gallery":
+        body["report_id"] = row.report_id
+    else:
+        body["other_case_id"] = row.other_case_id
     return body

@@ -62,6 +62,10 @@ class Case(db.Model):
     belongings: Mapped[str | None] = mapped_column(Text)
 
     matching_status: Mapped[str] = mapped_column(String(16), default="pending")
+    # Set when a reviewer confirms an identity: the report or earlier arrival that decided it.
+    identified_by_report_id: Mapped[int | None] = mapped_column(ForeignKey("gallery_report.id", use_alter=True))
+    previous_case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"))
+    identified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), onupdate=func.now())
@@ -73,13 +77,17 @@ class Case(db.Model):
 
 
 class Photo(db.Model):
-    """An uploaded photo: the file lives under HUIJIA_MEDIA_DIR, named by its SHA-256."""
+    """An uploaded photo of a case or of a missing-person report, stored under its SHA-256."""
 
     __tablename__ = "photo"
-    __table_args__ = (UniqueConstraint("case_id", "sha256", name="uq_photo_case_sha256"),)
+    __table_args__ = (
+        UniqueConstraint("case_id", "sha256", name="uq_photo_case_sha256"),
+        UniqueConstraint("report_id", "sha256", name="uq_photo_report_sha256"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("gallery_report.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     mime: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int]
@@ -97,6 +105,7 @@ class Photo(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
     case: Mapped[Case | None] = relationship(back_populates="photos")
+    report: Mapped["GalleryReport | None"] = relationship(back_populates="photos")  # noqa: F821
 
 
 class CaseEvent(db.Model):

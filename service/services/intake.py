@@ -189,7 +189,7 @@ def register_arrival(
     except IntegrityError:
         db.session.rollback()
         for path in written:
-            if not _file_in_use(path):
+            if not file_in_use(path):
                 path.unlink(missing_ok=True)
         if idempotency_key:  # a concurrent double submit won the race: answer with its case
             existing = db.session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
@@ -199,7 +199,7 @@ def register_arrival(
     except BaseException:
         db.session.rollback()
         for path in written:
-            if not _file_in_use(path):
+            if not file_in_use(path):
                 path.unlink(missing_ok=True)
         raise
     log.info("event=case_registered case_id=%s photos=%s", case.id, len(photos))
@@ -207,7 +207,7 @@ def register_arrival(
     return Registration(case, created=True, queued=queued)
 
 
-def _file_in_use(path: Path) -> bool:
+def file_in_use(path: Path) -> bool:
     sha = path.stem
     return db.session.scalar(select(Photo.id).where(Photo.sha256 == sha).limit(1)) is not None
 
@@ -227,7 +227,7 @@ def add_photos(actor: User, case: Case, uploads: list[Upload], settings, ip: str
     except BaseException:
         db.session.rollback()
         for path in written:
-            if not _file_in_use(path):
+            if not file_in_use(path):
                 path.unlink(missing_ok=True)
         raise
     return photos, queue_photos([p.id for p in photos])

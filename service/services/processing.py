@@ -17,8 +17,10 @@ from PIL import Image, ImageOps
 from sqlalchemy import or_, select
 
 from ..extensions import db
+from workers.faces.errors import FaceImageError
 from ..models import CaseEvent, Photo
 from ..models.types import utcnow
+from . import faces, matching
 from .photos import EXTENSIONS, media_path, store
 
 log = logging.getLogger(__name__)
@@ -61,8 +63,8 @@ def normalise(data: bytes) -> tuple[bytes, dict]:
     }
 
 
-def process_photo(photo_id: int, settings, analyse=None) -> Outcome:
-    """Process one pending photo. `analyse(jpeg_bytes, photo)` adds face results (next stage)."""
+def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
+    """Process one pending photo: normalise it, find and encode its faces, then queue matching."""
     started = time.monotonic()
     photo = _lock(photo_id)
     if photo is None:
@@ -94,9 +96,16 @@ def process_photo(photo_id: int, settings, analyse=None) -> Outcome:
     norm_sha = hashlib.sha256(jpeg).hexdigest()
     store(settings.media_dir, norm_sha, "jpg", jpeg)
 
-    status, reason, extra = "processed", None, {}
-    if analyse is not None:
-        status, reason, extra = analyse(jpeg, photo)
+    result = None
+    status, reason = "processed", None
+    if with_faces:
+        try:
+            result = faces.analyse(jpeg, settings)
+        except FaceImageError as exc:
+            photo = db.session.get(Photo, photo_id)
+            _finish(photo, "invalid", exc.message if hasattr(exc, "message") else str(exc))
+            return Outcome(photo_id, "invalid")
+        status, reason = result.status, result.reason
 
     photo = db.session.scalar(select(Photo).where(Photo.id == photo_id).with_for_update())
     if photo.status != "pending":  # another run finished first: keep its result
@@ -104,8 +113,14 @@ def process_photo(photo_id: int, settings, analyse=None) -> Outcome:
         return Outcome(photo_id, "skipped")
     photo.normalized_sha256 = norm_sha
     photo.width, photo.height = meta["oriented_width"], meta["oriented_height"]
-    photo.meta = {**(photo.meta or {}), **meta, **extra}
+    photo.meta = {**(photo.meta or {}), **meta}
+    selected = False
+    if result is not None:
+        rows = faces.write_faces(photo, result)
+        selected = any(r.selected for r in rows)
     _finish(photo, status, reason)
+    if selected:
+        matching.queue_for_photo(photo)
     log.info("event=photo_processed photo_id=%s status=%s ms=%d", photo_id, status, (time.monotonic() - started) * 1000)
     return Outcome(photo_id, status)
 

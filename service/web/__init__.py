@@ -15,10 +15,12 @@ def register_web(app: Flask) -> None:
     from .auth import bp as auth_bp
     from .cases import bp as cases_bp
     from .intake import bp as intake_bp
+    from .gallery import bp as gallery_bp
     from .media import bp as media_bp
+    from .review import bp as review_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -43,7 +45,7 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def inject():
-        return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label}
+        return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label, "faces_of": faces_of}
 
     @app.get("/")
     @role_required("staff")
@@ -63,7 +65,19 @@ EVENT_LABELS = {
     "photo_multiple_faces": _l("Photo has several faces"),
     "photo_low_quality": _l("Photo quality too low"),
     "photo_invalid": _l("Photo could not be read"),
+    "identity_confirmed": _l("Identity confirmed"),
+    "repeat_arrival_confirmed": _l("Earlier stay at a station confirmed"),
+    "candidate_rejected": _l("Candidate match rejected"),
+    "link_undone": _l("Identity link undone by a supervisor"),
 }
+
+
+def faces_of(photo) -> list:
+    from sqlalchemy import select
+
+    from ..models import Face
+
+    return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
 
 
 def event_label(kind: str) -> str:

@@ -11,6 +11,7 @@ from ..domain.errors import DomainError, NotFound
 from ..domain.intake import CATEGORIES
 from ..domain.identity import mask_id_number
 from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
+from ..services import review
 from ..services.intake import add_photos
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
@@ -77,6 +78,7 @@ def show_case(case_id: int):
         days=days_stranded(case),
         id_display=case.id_number if reveal else mask_id_number(case.id_number),
         revealed=reveal,
+        candidates=review.candidates_of_case(current_user, case),
     )
 
 

@@ -30,7 +30,7 @@ def test_register_arrival_and_find_it(page, live_server, faces_dir):
     page.fill("#f-found_place", "天津西站候车室")
     page.select_option("#f-referral", "police")
     page.fill("#f-dialect", "河南话")
-    page.set_input_files("#f-photos", str(faces_dir / "Jackie_Chan" / "1.jpg"))
+    page.set_input_files("#f-photos", str(faces_dir / "Jackie_Chan" / "2.jpg"))
     expect(page.locator("#photo-preview img")).to_have_count(1)
     screenshot(page, "intake-form")
     page.locator("#f-dialect").press("Control+Enter")

@@ -1,0 +1,71 @@
+"""Faces found in photos, and candidate matches for a person to decide."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from .types import UTCDateTime
+
+
+class Face(db.Model):
+    """One face of one photo for one engine: box, quality, embedding, display crop."""
+
+    __tablename__ = "face"
+    __table_args__ = (UniqueConstraint("photo_id", "engine", "face_index", name="uq_face_photo_engine_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"), index=True)
+    engine: Mapped[str] = mapped_column(String(40))  # engine version, e.g. sface-2021dec-int8bq
+    face_index: Mapped[int]  # 0 = largest
+    owner_kind: Mapped[str] = mapped_column(String(8))  # case | report (denormalised for the index loader)
+    owner_id: Mapped[int] = mapped_column(index=True)
+    box: Mapped[list] = mapped_column(JSON)
+    landmarks: Mapped[list | None] = mapped_column(JSON)
+    det_score: Mapped[float] = mapped_column(Float)
+    quality: Mapped[dict] = mapped_column(JSON)
+    quality_ok: Mapped[bool] = mapped_column(Boolean)
+    quality_reason: Mapped[str | None] = mapped_column(String(40))
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    crop_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The face used for matching: the only face of a photo, or the one staff picked.
+    selected: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+
+    photo: Mapped["Photo"] = relationship()  # noqa: F821
+
+
+Index("ix_face_engine_selected_id", Face.engine, Face.selected, Face.id)
+
+
+class CandidateMatch(db.Model):
+    """A proposed identity link (case ↔ report, or case ↔ earlier arrival); people decide."""
+
+    __tablename__ = "candidate_match"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # g:<case>:<report> or a:<older case>:<newer case>: one row per pair, whatever re-runs.
+    pair_key: Mapped[str] = mapped_column(String(40), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # gallery | previous_arrival
+    case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
+    report_id: Mapped[int | None] = mapped_column(ForeignKey("gallery_report.id"), index=True)
+    other_case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
+    engine: Mapped[str] = mapped_column(String(40))
+    face_distance: Mapped[float] = mapped_column(Float)
+    case_face_id: Mapped[int | None] = mapped_column(ForeignKey("face.id", ondelete="SET NULL"))
+    other_face_id: Mapped[int | None] = mapped_column(ForeignKey("face.id", ondelete="SET NULL"))
+    score: Mapped[float] = mapped_column(Float)
+    band: Mapped[str] = mapped_column(String(10))  # likely | possible
+    evidence: Mapped[dict | None] = mapped_column(JSON)  # reasons + attribute agreement table
+    status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending|confirmed|rejected
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), onupdate=func.now())
+
+    case: Mapped["Case"] = relationship(foreign_keys=[case_id])  # noqa: F821
+    other_case: Mapped["Case | None"] = relationship(foreign_keys=[other_case_id])  # noqa: F821
+    report: Mapped["GalleryReport | None"] = relationship()  # noqa: F821

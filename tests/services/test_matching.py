@@ -1,0 +1,161 @@
+"""Matching through the real services and the real SFace engine on real photographs."""
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+from service.models import AuditEntry, CandidateMatch, Case, ChannelEvent, Face, GalleryReport, Photo, SearchChannel
+from service.services import matching, processing, review
+from service.services.intake import Upload, register_arrival
+from service.services.reports import create_report
+
+
+@pytest.fixture(autouse=True)
+def fresh_index():
+    matching.reset_indexes()  # tables are emptied per test; so is the index cache
+    yield
+    matching.reset_indexes()
+
+
+def photo(faces_dir, identity: str, n: int) -> Upload:
+    path = faces_dir / identity / f"{n}.jpg"
+    return Upload(path.name, path.read_bytes())
+
+
+def process_all(settings) -> None:
+    for pid in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
+        processing.process_photo(pid, settings)
+
+
+def new_report(users, settings, faces_dir, identity, n=1, **fields) -> GalleryReport:
+    fields.setdefault("name", identity)
+    report = create_report(users["staff"], fields, [photo(faces_dir, identity, n)], settings).report
+    process_all(settings)
+    matching.match_report(report.id, settings)
+    return report
+
+
+def new_case(users, settings, faces_dir, identity, n=2, **fields) -> Case:
+    case = register_arrival(users["staff"], fields, [photo(faces_dir, identity, n)], settings).case
+    process_all(settings)
+    matching.match_case(case.id, settings)
+    return case
+
+
+def candidates(case_id):
+    return CandidateMatch.query.filter(
+        (CandidateMatch.case_id == case_id) | (CandidateMatch.other_case_id == case_id)
+    ).all()
+
+
+def test_arrival_matches_its_report_and_not_strangers(db, users, settings, faces_dir):
+    obama = new_report(users, settings, faces_dir, "Barack_Obama", gender="male")
+    new_report(users, settings, faces_dir, "Yao_Ming", gender="male")
+    case = new_case(users, settings, faces_dir, "Barack_Obama", 3, gender="male", age_min=40, age_max=55)
+    rows = candidates(case.id)
+    assert [(r.kind, r.report_id) for r in rows] == [("gallery", obama.id)]
+    row = rows[0]
+    assert row.band in ("likely", "possible") and row.status == "pending" and 0 < row.score <= 1
+    assert row.case_face_id is not None and row.other_face_id is not None
+    assert db.session.get(Face, row.case_face_id).owner_id == case.id
+    db.session.refresh(case)
+    assert case.matching_status == "done"
+    face_channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))
+    assert face_channel.status == "lead"
+
+
+def test_reverse_matching_when_the_report_comes_later(db, users, settings, faces_dir):
+    case = new_case(users, settings, faces_dir, "Jackie_Chan", 3)
+    assert candidates(case.id) == []
+    report = new_report(users, settings, faces_dir, "Jackie_Chan", 2)
+    assert [(r.case_id, r.report_id) for r in candidates(case.id)] == [(case.id, report.id)]
+
+
+def test_sex_gate_blocks_a_face_match(db, users, settings, faces_dir):
+    new_report(users, settings, faces_dir, "Barack_Obama", gender="female")  # a wrongly filed report
+    case = new_case(users, settings, faces_dir, "Barack_Obama", 3, gender="male")
+    assert candidates(case.id) == []
+
+
+def test_rejected_pair_never_comes_back(db, users, settings, faces_dir):
+    new_report(users, settings, faces_dir, "Barack_Obama")
+    case = new_case(users, settings, faces_dir, "Barack_Obama", 3)
+    row = candidates(case.id)[0]
+    review.decide(users["staff"], row.id, "reject", "different ear shape")
+    matching.match_case(case.id, settings)
+    matching.reset_indexes()
+    matching.match_case(case.id, settings)
+    rows = candidates(case.id)
+    assert [(r.id, r.status) for r in rows] == [(row.id, "rejected")]
+    assert review.pending_queue(users["staff"])[1] == 0
+
+
+def test_confirm_links_identity_and_undo_reverts(db, users, settings, faces_dir):
+    report = new_report(users, settings, faces_dir, "Barack_Obama")
+    case = new_case(users, settings, faces_dir, "Barack_Obama", 3, name="自称老王")
+    row = candidates(case.id)[0]
+    review.decide(users["staff"], row.id, "confirm", "family confirmed by phone")
+    db.session.refresh(case)
+    db.session.refresh(report)
+    assert case.identity_status == "confirmed" and case.identified_by_report_id == report.id
+    assert report.status == "found" and report.found_case_id == case.id
+    channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))
+    assert channel.status == "confirmed"
+    assert db.session.scalar(select(ChannelEvent).where(ChannelEvent.channel_id == channel.id)).status == "confirmed"
+    assert {e.kind for e in case.events} >= {"registered", "identity_confirmed"}
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "candidate.confirm")) is not None
+    with pytest.raises(Exception):
+        review.decide(users["staff"], row.id, "confirm", None)  # already decided → Conflict
+    with pytest.raises(Exception):
+        review.undo(users["staff"], row.id, "mistake")  # staff may not undo
+    review.undo(users["supervisor"], row.id, "wrong family")
+    db.session.refresh(case)
+    db.session.refresh(report)
+    assert case.identity_status == "self_reported" and report.status == "open"
+    assert db.session.get(CandidateMatch, row.id).status == "rejected"
+
+
+def test_repeat_arrival_is_proposed(db, users, settings, faces_dir):
+    first = new_case(users, settings, faces_dir, "Colin_Powell", 1, gender="male")
+    second = new_case(users, settings, faces_dir, "Colin_Powell", 4, gender="male")
+    rows = candidates(second.id)
+    assert [(r.kind, r.case_id, r.other_case_id) for r in rows] == [("previous_arrival", second.id, first.id)]
+
+
+def test_photo_with_two_faces_waits_for_staff_to_choose(db, users, settings, faces_dir):
+    from service.services.faces import choose_face
+
+    a = Image.open(faces_dir / "Barack_Obama" / "3.jpg").convert("RGB").resize((300, 300))
+    b = Image.open(faces_dir / "Yao_Ming" / "1.jpg").convert("RGB").resize((300, 300))
+    both = Image.new("RGB", (600, 300))
+    both.paste(a, (0, 0))
+    both.paste(b, (300, 0))
+    buf = io.BytesIO()
+    both.save(buf, "JPEG")
+    report = new_report(users, settings, faces_dir, "Barack_Obama")
+    case = register_arrival(users["staff"], {}, [Upload("two.jpg", buf.getvalue())], settings).case
+    process_all(settings)
+    pic = case.photos[0]
+    db.session.refresh(pic)
+    assert pic.status == "multiple_faces"
+    faces = Face.query.filter_by(photo_id=pic.id).order_by(Face.face_index).all()
+    assert len(faces) >= 2 and not any(f.selected for f in faces)
+    matching.match_case(case.id, settings)
+    assert candidates(case.id) == []  # nothing is matched until a person picks the face
+    left = min(faces, key=lambda f: f.box[0])  # Obama is on the left
+    choose_face(pic, left.id, left.engine)
+    db.session.commit()
+    matching.match_case(case.id, settings)
+    assert [r.report_id for r in candidates(case.id)] == [report.id]
+
+
+def test_no_face_photo(db, users, settings):
+    buf = io.BytesIO()
+    Image.new("RGB", (400, 300), (90, 120, 150)).save(buf, "JPEG")
+    case = register_arrival(users["staff"], {}, [Upload("wall.jpg", buf.getvalue())], settings).case
+    process_all(settings)
+    db.session.refresh(case.photos[0])
+    assert case.photos[0].status == "no_face"
