@@ -7,7 +7,7 @@ PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 DEVSTAMP := $(VENV)/.installed-dev
 
-.PHONY: run test install install-dev migrate translations bench loadtest clean
+.PHONY: run test install install-dev migrate translations i18n bench loadtest clean
 
 $(STAMP): requirements.txt requirements-nodeps.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,3 +41,8 @@ bench: install-dev
 
 clean:
 	rm -rf $(VENV) instance/test-*
+
+# After adding or changing UI text: extract, merge into the catalogs, then translate the new entries.
+i18n: $(STAMP)
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o /tmp/huijia-messages.pot .
+	$(VENV)/bin/pybabel update -i /tmp/huijia-messages.pot -d service/translations --no-fuzzy-matching

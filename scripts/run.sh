@@ -21,7 +21,10 @@ cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>
 trap cleanup INT TERM EXIT
 
 celery -A workers.celery_app worker --beat --loglevel=INFO --concurrency="${HUIJIA_WORKER_CONCURRENCY:-2}" \
-  -Q default,search --schedule "$HUIJIA_INSTANCE_DIR/celerybeat-schedule" &
+  -Q default -n "default@%h" --schedule "$HUIJIA_INSTANCE_DIR/celerybeat-schedule" &
+pids+=($!)
+# The search worker holds the gallery index in memory: one process, so it is not copied per child.
+celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search -n "search@%h" &
 pids+=($!)
 gunicorn --bind "127.0.0.1:${HUIJIA_PORT}" --workers "${HUIJIA_WEB_WORKERS:-2}" --access-logfile - "service:create_app()" &
 pids+=($!)

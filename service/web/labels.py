@@ -26,4 +26,12 @@ LABELS = [
     _l("health_notes"), _l("hometown_hint"), _l("household_place"), _l("clothing"), _l("can_communicate"),
     _l("referring_officer"), _l("mental_state"), _l("languages"), _l("build"), _l("belongings"),
     _l("accommodation_zone"), _l("relatives_named"), _l("vagrancy_history"), _l("referral_handover_no"),
+    # gallery, candidates, jobs (templates build these keys from values)
+    _l("report.open"), _l("report.found"), _l("report.closed"), _l("band.likely"), _l("band.possible"),
+    _l("band.None"), _l("candidate.pending"), _l("candidate.confirmed"), _l("candidate.rejected"),
+    _l("job.import_reports"), _l("job.rematch"), _l("job.queued"), _l("job.running"), _l("job.done"), _l("job.failed"),
+    _l("verdict.agree"), _l("verdict.disagree"), _l("verdict.unknown"),
+    _l("age"), _l("hometown"), _l("place"), _l("family"), _l("import"), _l("done"),
+    _l("est_age_min"), _l("est_age_max"), _l("dialect"), _l("found_place"), _l("birth_year"), _l("photo_url"),
+    _l("source_name"), _l("note_status"),
 ]
