@@ -10,6 +10,7 @@ from sqlalchemy.exc import OperationalError
 from service.extensions import celery, db
 from service.services import matching, processing
 from service.services.intake import queue_photos
+from service.services.queueing import enqueue
 
 log = get_task_logger(__name__)
 logging.getLogger("service").setLevel(logging.INFO)
@@ -39,11 +40,19 @@ def process_photo(self, photo_id: int) -> str:
 def sweep_pending_photos() -> int:
     """Beat job: re-send photos whose message was lost (broker down, worker lost)."""
     try:
-        ids = processing.stale_pending_photos(current_app.config["HUIJIA"].pending_photo_sweep_seconds)
+        after = current_app.config["HUIJIA"].pending_photo_sweep_seconds
+        ids = processing.stale_pending_photos(after)
         if ids:
             queue_photos(ids)
             log.info("event=sweep_requeued count=%d", len(ids))
-        return len(ids)
+        case_ids, report_ids = processing.stale_matching(after)
+        for case_id in case_ids:
+            enqueue(matching.MATCH_CASE, case_id, queue="search")
+        for report_id in report_ids:
+            enqueue(matching.MATCH_REPORT, report_id, queue="search")
+        if case_ids or report_ids:
+            log.info("event=sweep_rematch cases=%d reports=%d", len(case_ids), len(report_ids))
+        return len(ids) + len(case_ids) + len(report_ids)
     finally:
         db.session.remove()
 

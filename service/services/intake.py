@@ -175,6 +175,7 @@ def register_arrival(
     _finish_person(case, now.date())
     db.session.add(case)
     photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    case.matching_status = "pending" if photos else "done"
     for channel in CHANNELS:
         status = "in_progress" if channel == "face" and photos else "not_started"
         case.channels.append(SearchChannel(channel=channel, status=status))

@@ -152,3 +152,20 @@ def stale_pending_photos(older_than_seconds: int, limit: int = 500) -> list[int]
     ids = [r.id for r in rows]
     db.session.commit()
     return ids
+
+
+def stale_matching(older_than_seconds: int, limit: int = 500) -> tuple[list[int], list[int]]:
+    """Cases and reports whose photos are done but whose matching never finished (lost message)."""
+    from ..models import Case, GalleryReport
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    found = []
+    for model, column in ((Case, Photo.case_id), (GalleryReport, Photo.report_id)):
+        pending_photo = select(Photo.id).where(column == model.id, Photo.status == "pending").exists()
+        found.append(list(db.session.scalars(
+            select(model.id)
+            .where(model.matching_status == "pending", model.updated_at < cutoff, ~pending_photo)
+            .order_by(model.id).limit(limit)
+        )))
+    db.session.rollback()
+    return found[0], found[1]

@@ -128,7 +128,8 @@ class IVFIndex(GalleryIndex):
         if self._ivf is None:
             assert self._flat is not None
             return flat_bytes(self._flat)
-        # Inverted lists hold each vector and its id; the quantizer holds the centroids.
+        # Inverted lists hold each vector and its id; the quantizer holds the centroids. The lists
+        # grow by doubling, so RSS runs higher (the benchmark measured ~730 MB/M against ~550 here).
         return self._ivf.ntotal * (self.dim * 4 + 8) + self.nlist * self.dim * 4
 
     def _save_vectors(self, directory: Path) -> None:
