@@ -50,6 +50,7 @@ class Settings:
     max_megapixels: int
     pending_photo_sweep_seconds: int
     sweep_interval_seconds: int
+    biometric_retention_days: int
     face_engine: str
     token_ttl_hours: int
     session_secure: bool
@@ -80,6 +81,7 @@ class Settings:
             max_megapixels=_int("HUIJIA_MAX_MEGAPIXELS", 40),
             pending_photo_sweep_seconds=_int("HUIJIA_PENDING_PHOTO_SWEEP_SECONDS", 300),
             sweep_interval_seconds=_int("HUIJIA_SWEEP_INTERVAL_SECONDS", 60),
+            biometric_retention_days=_int("HUIJIA_BIOMETRIC_RETENTION_DAYS", 30),
             face_engine=_env("HUIJIA_FACE_ENGINE", "sface"),
             token_ttl_hours=_int("HUIJIA_TOKEN_TTL_HOURS", 12),
             session_secure=_bool("HUIJIA_SESSION_SECURE", False),

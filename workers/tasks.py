@@ -106,3 +106,18 @@ def search_run_job(job_id: int) -> str:
         return jobs.run(int(job_id), current_app.config["HUIJIA"])
     finally:
         db.session.remove()
+
+
+@celery.task(name="workers.tasks.erase_biometrics", acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def erase_biometrics() -> int:
+    """Beat job: erase face templates of people who went home more than the retention period ago."""
+    from service.services import retention
+
+    settings = current_app.config["HUIJIA"]
+    try:
+        ids = retention.due_for_erasure(settings.biometric_retention_days)
+        for case_id in ids:
+            retention.erase_case_biometrics(case_id, settings)
+        return len(ids)
+    finally:
+        db.session.remove()

@@ -100,12 +100,21 @@ def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
 def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
     from .faces import vector
 
+    hits = [(probe, hit) for probe in probes
+            for hit in cache.search(vector(probe), TOP_K, kind=kind_filter, exclude_owner=exclude_owner)]
+    # The index is a cache: a face erased (retention) or replaced since it was loaded is skipped here.
+    live = set(db.session.scalars(select(Face.id).where(Face.id.in_({h.face_id for _, h in hits}),
+                                                        Face.embedding.is_not(None)))) if hits else set()
+    gone = {h.face_id for _, h in hits} - live
+    if gone:
+        cache.drop(gone)
     best: dict[tuple[str, int], Best] = {}
-    for probe in probes:
-        for hit in cache.search(vector(probe), TOP_K, kind=kind_filter, exclude_owner=exclude_owner):
-            key = (hit.kind, hit.owner_id)
-            if key not in best or hit.distance < best[key].distance:
-                best[key] = Best(float(hit.distance), probe.id, hit.face_id)
+    for probe, hit in hits:
+        if hit.face_id not in live:
+            continue
+        key = (hit.kind, hit.owner_id)
+        if key not in best or hit.distance < best[key].distance:
+            best[key] = Best(float(hit.distance), probe.id, hit.face_id)
     return best
 
 
@@ -241,3 +250,11 @@ def match_report(report_id: int, settings, now=None) -> dict:
     log.info("event=match_report report_id=%s probes=%d outcomes=%s ms=%d", report_id, len(probes), outcomes,
              (time.monotonic() - started) * 1000)
     return {"report_id": report_id, "probes": len(probes), **outcomes}
+
+
+def drop_faces(face_ids) -> None:
+    """Forget erased faces in this process's indexes (other processes skip them at search time)."""
+    with _caches_lock:
+        caches = list(_caches.values())
+    for cache in caches:
+        cache.drop(face_ids)

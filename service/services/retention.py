@@ -1,0 +1,54 @@
+"""Biometric retention (PIPL): erase face templates and crops some days after a person went home.
+
+Photos stay with the record; what goes is what makes a face searchable: embeddings, face rows and
+their crop files. Stranded, transferred and settled people keep theirs (their search stays open).
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+
+from ..extensions import db
+from ..models import Case, Face, Photo
+from ..models.types import utcnow
+from . import audit
+from .photos import media_path
+
+log = logging.getLogger(__name__)
+
+RETURNED_STATES = ("returned",)  # family_pickup, escorted_home, self_return
+
+
+def due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int]:
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    has_faces = select(Face.id).join(Photo, Photo.id == Face.photo_id).where(Photo.case_id == Case.id).exists()
+    return list(db.session.scalars(
+        select(Case.id).where(Case.state.in_(RETURNED_STATES), Case.closed_at.is_not(None), Case.closed_at < cutoff,
+                              has_faces).order_by(Case.id).limit(limit)
+    ))
+
+
+def erase_case_biometrics(case_id: int, settings, actor_id: int | None = None) -> dict:
+    """Delete the case's face rows and crop files (idempotent); logged in the audit trail."""
+    photo_ids = select(Photo.id).where(Photo.case_id == case_id)
+    faces = db.session.scalars(select(Face).where(Face.photo_id.in_(photo_ids))).all()
+    crops = {f.crop_sha256 for f in faces if f.crop_sha256}
+    face_ids = [f.id for f in faces]
+    db.session.execute(delete(Face).where(Face.id.in_(face_ids)))
+    audit.record(actor_id, "biometric.erase", "case", case_id, {"faces": len(face_ids), "crops": len(crops)})
+    db.session.commit()
+    removed = 0
+    for sha in crops:
+        # A crop file is named by content: keep it if another face (another case) has the same crop.
+        if db.session.scalar(select(Face.id).where(Face.crop_sha256 == sha).limit(1)) is None:
+            path = media_path(settings.media_dir, sha, "jpg")
+            if path.exists():
+                path.unlink()
+                removed += 1
+    log.info("event=biometric_erased case_id=%s faces=%d crop_files=%d", case_id, len(face_ids), removed)
+    from .matching import drop_faces
+
+    drop_faces(face_ids)
+    return {"case_id": case_id, "faces": len(face_ids), "crop_files": removed}
