@@ -175,6 +175,7 @@ def spec() -> dict:
                     "responses": {"200": case_resp, **_errors(400, 401, 403, 404, 409, 422)},
                 },
             },
+            **_gallery_paths(bearer),
             "/api/v1/photos/{sha256}": {
                 "get": {
                     "security": bearer,
@@ -183,4 +184,70 @@ def spec() -> dict:
                 }
             },
         },
+    }
+
+
+def _gallery_paths(bearer) -> dict:
+    """Reports, candidates, review, face choice, jobs (API.md §gallery, §candidates)."""
+    int_param = lambda name: {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}  # noqa: E731
+    ok = lambda text: {"200": {"description": text}}  # noqa: E731
+    report_fields = {
+        "name": {"type": "string", "maxLength": 80},
+        "gender": {"type": "string", "enum": list(GENDERS)},
+        "birth_date": {"type": "string", "format": "date"},
+        "age_at_missing": {"type": "integer", "minimum": 0, "maximum": 120},
+        "missing_since": {"type": "string", "format": "date"},
+        "missing_place": {"type": "string", "maxLength": 200},
+        "hometown": {"type": "string", "maxLength": 200},
+        "marks": {"type": "string", "maxLength": 4000},
+        "description": {"type": "string", "maxLength": 4000},
+        "contact_name": {"type": "string", "maxLength": 80},
+        "contact_phone": {"type": "string", "maxLength": 40},
+        "source": {"type": "string", "enum": ["family", "police", "portal", "import"]},
+        "external_id": {"type": "string", "maxLength": 120},
+    }
+    return {
+        "/api/v1/reports": {
+            "get": {"security": bearer, "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["open", "found", "closed"]}},
+                {"name": "q", "in": "query", "schema": {"type": "string"}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+                {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                "responses": {**ok("reports"), **_errors(401, 403, 422)}},
+            "post": {"security": bearer, "requestBody": {"required": True, "content": {
+                "application/json": {"schema": {"type": "object", "properties": report_fields}},
+                "multipart/form-data": {"schema": {"type": "object", "properties": {
+                    **report_fields, "photos": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+                "responses": {"201": {"description": "the report"}, **ok("an existing report with the same source and external_id"),
+                              **_errors(400, 401, 403, 413, 415, 422)}},
+        },
+        "/api/v1/reports/{report_id}": {"get": {"security": bearer, "parameters": [int_param("report_id")],
+                                                "responses": {**ok("the report"), **_errors(401, 403, 404)}}},
+        "/api/v1/reports/{report_id}/candidates": {"get": {"security": bearer, "parameters": [int_param("report_id")],
+                                                           "responses": {**ok("candidates"), **_errors(401, 403, 404)}}},
+        "/api/v1/reports/import": {"post": {"security": bearer, "requestBody": {"required": True, "content": {
+            "multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary"}, "photos": {"type": "string", "format": "binary"}}}}}},
+            "responses": {"202": {"description": "job id"}, **_errors(400, 401, 403, 413, 422)}}},
+        "/api/v1/jobs/{job_id}": {"get": {"security": bearer, "parameters": [int_param("job_id")],
+                                          "responses": {**ok("job state"), **_errors(401, 403, 404)}}},
+        "/api/v1/admin/rematch": {"post": {"security": bearer, "responses": {"202": {"description": "job id"}, **_errors(401, 403)}}},
+        "/api/v1/cases/{case_id}/candidates": {"get": {"security": bearer, "parameters": [int_param("case_id")],
+                                                       "responses": {**ok("candidates, best first"), **_errors(401, 403, 404)}}},
+        "/api/v1/queues/review": {"get": {"security": bearer, "responses": {**ok("pending candidates"), **_errors(401, 403)}}},
+        "/api/v1/candidates/{candidate_id}/review": {"post": {
+            "security": bearer, "parameters": [int_param("candidate_id")],
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["decision"], "properties": {
+                    "decision": {"type": "string", "enum": ["confirm", "reject"]}, "note": {"type": "string", "maxLength": 2000}}}}}},
+            "responses": {**ok("the decided candidate"), **_errors(400, 401, 403, 404, 409, 422)}}},
+        "/api/v1/candidates/{candidate_id}/undo": {"post": {
+            "security": bearer, "parameters": [int_param("candidate_id")],
+            "responses": {**ok("the link is undone"), **_errors(401, 403, 404, 409)}}},
+        "/api/v1/photos/{photo_id}/faces/{face_id}/select": {"post": {
+            "security": bearer, "parameters": [int_param("photo_id"), int_param("face_id")],
+            "responses": {**ok("the chosen face"), **_errors(401, 403, 404, 409, 422)}}},
+        "/api/v1/crops/{sha256}": {"get": {"security": bearer, "parameters": [
+            {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "face crop", "content": {"image/jpeg": {}}}, **_errors(401, 403, 404)}}},
     }

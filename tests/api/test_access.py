@@ -67,3 +67,11 @@ def test_password_change_ends_sessions(app, users, db):
     users["staff"].session_version += 1
     db.session.commit()
     assert client.get("/cases").status_code == 302
+
+
+def test_every_api_route_is_in_the_openapi_spec(app):
+    from service.api.openapi import spec
+
+    documented = set(spec()["paths"])
+    routes = {re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", r.rule) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")}
+    assert routes - documented - {"/api/v1/openapi.json"} == set()
