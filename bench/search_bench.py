@@ -227,6 +227,8 @@ def environment(threads: int) -> dict[str, Any]:
         "cpu_count": os.cpu_count(),
         "faiss_omp_threads": threads,
         "env": {k: v for k, v in sorted(os.environ.items()) if k.startswith(("OPENBLAS_", "OMP_", "MKL_"))},
+        # The host may be shared: a busy neighbour shows up here and in the p95 column.
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
         "k": K,
     }
 
@@ -247,7 +249,8 @@ def markdown(result: dict) -> str:
         f"`{' '.join(['python bench/search_bench.py', *result['argv']])}` — {result['finished_at']}, {result['runtime_s']} s.",
         "",
         f"{env['cpu']}, {env['cpu_count']} cores; faiss {env['faiss']} with {env['faiss_omp_threads']} OpenMP threads; "
-        f"numpy {env['numpy']} ({env['numpy_blas']}); env {env['env'] or '{}'}. Synthetic metric {result['metric']}, k={env['k']}, "
+        f"numpy {env['numpy']} ({env['numpy_blas']}); env {env['env'] or '{}'}; "
+        f"load average {env['loadavg_1m_at_start']} at start, {env['loadavg_1m_at_end']} at end. Synthetic metric {result['metric']}, k={env['k']}, "
         f"{result['queries']} single queries after {result['warmup']} warm-up. Memory per million faces: "
         "`memory_bytes()` (vectors, ids, owners; faiss hash map estimated) and the measured RSS growth while adding.",
         "",
@@ -294,8 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     # faiss threads come from the option; BLAS threads stay as the environment set them.
     faiss.omp_set_num_threads(args.threads)
     started = time.perf_counter()
+    load_at_start = round(os.getloadavg()[0], 2)
 
-    notes = []
+    notes = ["RSS Δ means something from ~1M faces up; below that heap reuse and page granularity hide it."]
     gallery = synthetic_gallery(max(sizes)) if sizes else None
     rows = synthetic_rows(gallery, sizes, args.queries, args.warmup, args.metric) if gallery else []
     if gallery is not None:
@@ -318,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         "metric": args.metric,
         "queries": args.queries,
         "warmup": args.warmup,
-        "environment": environment(args.threads),
+        "environment": {**environment(args.threads), "loadavg_1m_at_start": load_at_start},
         "rows": rows,
         "ivf": ivf,
         "notes": notes,

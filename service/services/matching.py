@@ -102,9 +102,9 @@ def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> di
 
     hits = [(probe, hit) for probe in probes
             for hit in cache.search(vector(probe), TOP_K, kind=kind_filter, exclude_owner=exclude_owner)]
-    # The index is a cache: a face erased (retention) or replaced since it was loaded is skipped here.
+    # The index is a cache: a face erased (retention) or deselected since it was loaded is skipped here.
     live = set(db.session.scalars(select(Face.id).where(Face.id.in_({h.face_id for _, h in hits}),
-                                                        Face.embedding.is_not(None)))) if hits else set()
+                                                        Face.embedding.is_not(None), Face.selected.is_(True)))) if hits else set()
     gone = {h.face_id for _, h in hits} - live
     if gone:
         cache.drop(gone)
