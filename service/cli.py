@@ -22,12 +22,16 @@ station_cli = AppGroup("station", help="Manage relief stations.")
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
 @click.option("--station", "station_code", default=None, help="station code (required for staff and supervisors)")
-def user_create(name, role, password, station_code):
+@click.option("--email", default=None, help="where deadline alerts go (supervisors)")
+def user_create(name, role, password, station_code, email):
     """Create a user: flask --app service user create NAME --role ROLE --password PW [--station CODE]."""
     try:
         user = create_user(name, role, password, station_code)
     except DomainError as exc:
         raise click.ClickException(exc.message) from exc
+    if email:
+        user.email = email.strip()[:120]
+        db.session.commit()
     click.echo(f"created user {user.username} role={user.role} station={station_code or '-'}")
 
 

@@ -51,6 +51,11 @@ class Settings:
     pending_photo_sweep_seconds: int
     sweep_interval_seconds: int
     biometric_retention_days: int
+    smtp_host: str | None
+    smtp_port: int
+    smtp_sender: str
+    smtp_user: str | None
+    smtp_password: str | None
     face_engine: str
     token_ttl_hours: int
     session_secure: bool
@@ -82,6 +87,11 @@ class Settings:
             pending_photo_sweep_seconds=_int("HUIJIA_PENDING_PHOTO_SWEEP_SECONDS", 300),
             sweep_interval_seconds=_int("HUIJIA_SWEEP_INTERVAL_SECONDS", 60),
             biometric_retention_days=_int("HUIJIA_BIOMETRIC_RETENTION_DAYS", 30),
+            smtp_host=_env("HUIJIA_SMTP_HOST"),
+            smtp_port=_int("HUIJIA_SMTP_PORT", 25),
+            smtp_sender=_env("HUIJIA_SMTP_SENDER", "huijia@localhost"),
+            smtp_user=_env("HUIJIA_SMTP_USER"),
+            smtp_password=_env("HUIJIA_SMTP_PASSWORD"),
             face_engine=_env("HUIJIA_FACE_ENGINE", "sface"),
             token_ttl_hours=_int("HUIJIA_TOKEN_TTL_HOURS", 12),
             session_secure=_bool("HUIJIA_SESSION_SECURE", False),

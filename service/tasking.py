@@ -49,6 +49,7 @@ def init_celery(app, celery) -> None:
             # The id watermark can miss a face committed late with a smaller id: rebuild hourly.
             "rebuild-gallery-index": {"task": "workers.tasks.search_rebuild_index", "schedule": 3600.0},
             "erase-biometrics": {"task": "workers.tasks.erase_biometrics", "schedule": 6 * 3600.0},
+            "sweep-deadlines": {"task": "workers.tasks.sweep_deadlines", "schedule": 900.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

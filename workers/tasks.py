@@ -121,3 +121,14 @@ def erase_biometrics() -> int:
         return len(ids)
     finally:
         db.session.remove()
+
+
+@celery.task(name="workers.tasks.sweep_deadlines", acks_late=True, autoretry_for=TRANSIENT, max_retries=3)
+def sweep_deadlines() -> dict:
+    """Beat job: overdue family-search steps become alerts for supervisors (idempotent)."""
+    from service.services import alerts
+
+    try:
+        return alerts.sweep(notifier=alerts.notifier_for(current_app.config["HUIJIA"]))
+    finally:
+        db.session.remove()

@@ -5,3 +5,4 @@ api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 from . import routes  # noqa: E402,F401
 from . import gallery  # noqa: E402,F401
+from . import search  # noqa: E402,F401

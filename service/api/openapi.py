@@ -176,6 +176,7 @@ def spec() -> dict:
                 },
             },
             **_gallery_paths(bearer),
+            **_search_paths(bearer),
             "/api/v1/photos/{sha256}": {
                 "get": {
                     "security": bearer,
@@ -250,4 +251,50 @@ def _gallery_paths(bearer) -> dict:
         "/api/v1/crops/{sha256}": {"get": {"security": bearer, "parameters": [
             {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "face crop", "content": {"image/jpeg": {}}}, **_errors(401, 403, 404)}}},
+    }
+
+
+def _search_paths(bearer) -> dict:
+    """Channels, deadlines, family contacts, exits, supervisor queues (API.md §channels, §exit)."""
+    case = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    channel = {"name": "channel", "in": "path", "required": True,
+               "schema": {"type": "string", "enum": ["portal", "toutiao", "newspaper", "dna", "face", "interview"]}}
+    body = lambda props, required=(): {"required": True, "content": {"application/json": {"schema": {  # noqa: E731
+        "type": "object", "properties": props, **({"required": list(required)} if required else {})}}}}
+    text = {"type": "string", "maxLength": 500}
+    statuses = ["not_started", "in_progress", "lead", "confirmed", "no_result", "not_applicable"]
+    exits = ["family_pickup", "escorted_home", "self_return", "transfer", "settlement", "left_voluntarily", "medical",
+             "deceased"]
+    return {
+        "/api/v1/cases/{case_id}/channels": {"get": {"security": bearer, "parameters": [case],
+                                                     "responses": {"200": {"description": "the six channels"},
+                                                                   **_errors(401, 403, 404)}}},
+        "/api/v1/cases/{case_id}/channels/{channel}/events": {"post": {
+            "security": bearer, "parameters": [case, channel],
+            "requestBody": body({"status": {"type": "string", "enum": statuses}, "note": {"type": "string"},
+                                 "reference": {"type": "string"}, "fields": {"type": "object"}}),
+            "responses": {"201": {"description": "the step"}, **_errors(400, 401, 403, 404, 409, 422)}}},
+        "/api/v1/cases/{case_id}/deadlines": {"get": {"security": bearer, "parameters": [case],
+                                                      "responses": {"200": {"description": "steps due"}, **_errors(401, 403, 404)}}},
+        "/api/v1/cases/{case_id}/steps": {"post": {
+            "security": bearer, "parameters": [case],
+            "requestBody": body({"kind": {"type": "string", "enum": ["extension_approved", "settlement_review",
+                                                                      "notice_approved", "return_arranged"]}}, ["kind"]),
+            "responses": {"201": {"description": "recorded"}, **_errors(400, 401, 403, 404, 422)}}},
+        "/api/v1/cases/{case_id}/family-contacts": {"post": {
+            "security": bearer, "parameters": [case],
+            "requestBody": body({"contact_name": text, "relation": text, "phone": text, "note": {"type": "string"},
+                                 "method": {"type": "string", "enum": ["phone", "visit", "message", "police", "office"]},
+                                 "outcome": {"type": "string", "enum": ["reached", "no_answer", "refused", "will_pick_up", "other"]}}),
+            "responses": {"201": {"description": "recorded"}, **_errors(400, 401, 403, 404, 422)}}},
+        "/api/v1/cases/{case_id}/exit": {"post": {
+            "security": bearer, "parameters": [case],
+            "requestBody": body({"type": {"type": "string", "enum": exits}, "collector_name": text,
+                                 "collector_id_number": text, "relation": text, "destination": text,
+                                 "receiving_office": text, "handover_person": text, "note": text}, ["type"]),
+            "responses": {"200": {"description": "the case in its final state"}, **_errors(400, 401, 403, 404, 409, 422)}}},
+        "/api/v1/queues/overdue": {"get": {"security": bearer, "responses": {"200": {"description": "cases with overdue steps"},
+                                                                              **_errors(401, 403)}}},
+        "/api/v1/alerts": {"get": {"security": bearer, "responses": {"200": {"description": "open deadline alerts"},
+                                                                      **_errors(401, 403)}}},
     }

@@ -45,16 +45,12 @@ def _faces_of(photo):
     return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
 
 
-def channel_json(channel) -> dict:
-    return {
-        "channel": channel.channel,
-        "status": channel.status,
-        "due_at": None,
-        "overdue": False,
-        "events": [
-            {"at": iso(e.at), "status": e.status, "note": e.note, "reference": e.reference} for e in channel.events
-        ],
-    }
+def _masked_exit(details: dict | None) -> dict | None:
+    if not details:
+        return None
+    if details.get("collector_id_number"):
+        return {**details, "collector_id_number": mask_id_number(details["collector_id_number"])}
+    return details
 
 
 def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> dict:
@@ -70,13 +66,18 @@ def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> di
         "matching_status": case.matching_status,
         "exit_type": case.exit_type,
         "closed_at": iso(case.closed_at),
+        "identified_by_channel": case.identified_by_channel,
     }
     for field in PERSON_FIELDS if not brief else ("name", "gender", "age_min", "age_max", "categories", "found_place"):
         body[field] = iso(getattr(case, field))
     body["id_number"] = (case.id_number if reveal_id else mask_id_number(case.id_number)) or None
     body["photos"] = [photo_json(p) for p in case.photos]
     if not brief:
-        body["channels"] = [channel_json(c) for c in case.channels]
+        from .search import channel_json as channel_view_json
+        from ..services.search import channels_view
+
+        body["channels"] = [channel_view_json(v) for v in channels_view(case)]
+        body["exit_details"] = _masked_exit(case.exit_details)
         body["timeline"] = [
             {"at": iso(e.at), "kind": e.kind, "data": e.data, "user_id": e.user_id} for e in case.events
         ]

@@ -168,14 +168,7 @@ def _clean(spec: StepField, value):
                 raise ValueError("must be an http(s) address")
             return url
         if spec.kind in ("int", "number"):
-            if isinstance(value, bool):
-                raise ValueError("must be a number")
-            number = int(value) if spec.kind == "int" else float(value)
-            if spec.kind == "int" and str(value).strip() != str(number):
-                raise ValueError("must be a whole number")
-            if not math.isfinite(number) or number < 0 or (spec.kind == "number" and number == 0):
-                raise ValueError("must be positive")
-            return number
+            return _number(value, whole=spec.kind == "int")
         if spec.kind == "date":
             return (value if isinstance(value, date) else date.fromisoformat(str(value))).isoformat()
         if spec.kind == "datetime":
@@ -190,6 +183,20 @@ def _clean(spec: StepField, value):
     except (TypeError, ValueError) as exc:
         raise InvalidStep(spec.name, f"{spec.name}: {exc}") from exc
     raise AssertionError(f"unknown field kind {spec.kind}")
+
+
+def _number(value, whole: bool) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError("must be a number")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError("must be a number") from None
+    if not math.isfinite(number) or number < 0 or (number == 0 and not whole):
+        raise ValueError("must be positive")
+    if whole and number != int(number):
+        raise ValueError("must be a whole number")
+    return int(number) if whole else number
 
 
 def _text(value) -> str:

@@ -130,12 +130,23 @@ BODY_WORDS = ("左", "右", "额", "脸", "眉", "眼", "鼻", "嘴", "唇", "�
               "臂", "胳膊", "手", "指", "腿", "膝", "脚", "足", "头")
 
 
+_BY_LENGTH = sorted(PROVINCES, key=len, reverse=True)
+
+
 def provinces_in(*texts: str | None) -> set[str]:
+    """Provinces named in the texts, read left to right so 上海南站 is 上海, not also 海南."""
     found: set[str] = set()
     for text in texts:
         if not text:
             continue
-        found.update(p for p in PROVINCES if p in text)
+        i = 0
+        while i < len(text):
+            name = next((p for p in _BY_LENGTH if text.startswith(p, i)), None)
+            if name:
+                found.add(name)
+                i += len(name)
+            else:
+                i += 1
         found.update(prov for word, provs in DIALECTS.items() if word in text for prov in provs)
     return found
 

@@ -52,16 +52,20 @@ class ExitRule:
     under_16: bool = True  # allowed for someone who is (or may be) under 16
     dependent: bool = True  # allowed for someone who cannot travel alone
     needs_eligibility: bool = False  # settlement: only after the review conditions hold
+    # Handing a child or a dependent person to "family" needs the family link confirmed first.
+    confirmed_for_dependents: bool = False
     returned_home: bool = False  # counts as "returned" for the KPI
     search_stays_open: bool = False
 
 
 EXIT_RULES: dict[str, ExitRule] = {
     "family_pickup": ExitRule(
-        "returned", ("collector_name", "collector_id_number", "relation"), returned_home=True
+        "returned", ("collector_name", "collector_id_number", "relation"),
+        confirmed_for_dependents=True, returned_home=True,
     ),
     "escorted_home": ExitRule(
-        "returned", ("destination", "receiving_office", "handover_person"), returned_home=True
+        "returned", ("destination", "receiving_office", "handover_person"),
+        confirmed_for_dependents=True, returned_home=True,
     ),
     "self_return": ExitRule("returned", ("destination",), under_16=False, dependent=False, returned_home=True),
     "transfer": ExitRule("transferred", ("destination",), search_stays_open=True),
@@ -146,6 +150,16 @@ def check_exit(facts: ExitFacts, exit_type: str, details: dict) -> None:
             "(mental or intellectual impairment): family pickup or escorted return only",
             "type",
         )
+    if (
+        rule.confirmed_for_dependents
+        and facts.identity_status != "confirmed"
+        and (may_be_under_16(facts) or not travels_alone(facts))
+    ):
+        raise ExitNotAllowed(
+            f"{exit_type} of a person who may be under {SELF_EXIT_AGE} or cannot travel alone needs a "
+            "confirmed identity: verify the family first",
+            "type",
+        )
     if rule.needs_eligibility and not facts.settlement_eligible:
         raise ExitNotAllowed(
             f"{exit_type} needs the case to be eligible: unidentified for the review period "
@@ -156,7 +170,7 @@ def check_exit(facts: ExitFacts, exit_type: str, details: dict) -> None:
         if not str(details.get(name) or "").strip():
             raise InvalidExitDetails(f"{exit_type} must record {name}", name)
     if "collector_id_number" in rule.required:
-        # The collector's ID is what "verified" means in the record: a number that cannot exist is refused.
+        # A number that cannot exist is refused; checking the person against it is the staff's job.
         try:
             parse_id_number(str(details["collector_id_number"]))
         except InvalidIdNumber as exc:

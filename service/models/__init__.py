@@ -3,6 +3,7 @@ from .audit import AuditEntry
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .match import CandidateMatch, Face
+from .search import DeadlineAlert, FamilyContact
 from .station import Station
 from .user import ROLES, ApiToken, User
 
@@ -13,6 +14,8 @@ __all__ = [
     "Case",
     "CaseEvent",
     "ChannelEvent",
+    "DeadlineAlert",
+    "FamilyContact",
     "Face",
     "GalleryReport",
     "Job",

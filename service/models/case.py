@@ -20,6 +20,8 @@ class Case(db.Model):
     state: Mapped[str] = mapped_column(String(24), default="in_station", index=True)
     identity_status: Mapped[str] = mapped_column(String(16), default="unknown", index=True)
     exit_type: Mapped[str | None] = mapped_column(String(24))
+    # The handover record of the exit (collector, receiving office, destination...).
+    exit_details: Mapped[dict | None] = mapped_column(JSON)
     arrived_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), index=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A client-chosen key: the same form submitted twice makes one case.
@@ -66,6 +68,10 @@ class Case(db.Model):
     identified_by_report_id: Mapped[int | None] = mapped_column(ForeignKey("gallery_report.id", use_alter=True))
     previous_case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"))
     identified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Which of the six channels produced the decisive lead (national figures lack this per case).
+    identified_by_channel: Mapped[str | None] = mapped_column(String(16), index=True)
+    # Staff's judgement for the exit rules; None = not assessed.
+    can_travel_alone: Mapped[bool | None] = mapped_column(Boolean)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now(), onupdate=func.now())

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, func
+from sqlalchemy import JSON, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..extensions import db
@@ -18,4 +18,7 @@ class Station(db.Model):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     city: Mapped[str | None] = mapped_column(String(60))
+    # Deadline rules changed by an admin ({rule_code: {...}}) and the holiday calendar.
+    rules_overrides: Mapped[dict | None] = mapped_column(JSON)
+    calendar: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())

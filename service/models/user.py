@@ -22,6 +22,7 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))
+    email: Mapped[str | None] = mapped_column(String(120))  # where deadline alerts go
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Bumped on password change or forced logout: old sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")

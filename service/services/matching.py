@@ -165,6 +165,20 @@ def _mark_face_channel(case: Case) -> None:
         channel.status = "lead" if pending else "in_progress"
 
 
+def _log_face_run(case: Case, engine_version: str, new: int) -> None:
+    """The face channel's first run is a step the deadline rules look for (face_run within 24 h)."""
+    from ..models import ChannelEvent
+
+    channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))
+    if channel is None:
+        return
+    ran = db.session.scalar(select(ChannelEvent.id).where(ChannelEvent.channel_id == channel.id,
+                                                          ChannelEvent.fields["kind"].as_string() == "run").limit(1))
+    if ran is None:
+        db.session.add(ChannelEvent(channel_id=channel.id, status=channel.status if channel.status != "not_started" else "in_progress",
+                                    fields={"kind": "run", "engine": engine_version, "candidates": new}))
+
+
 def _photos_pending(case_id=None, report_id=None) -> bool:
     column = Photo.case_id if case_id is not None else Photo.report_id
     owner = case_id if case_id is not None else report_id
@@ -206,6 +220,8 @@ def match_case(case_id: int, settings, now=None) -> dict:
             outcomes[result] = outcomes.get(result, 0) + 1
     if not _photos_pending(case_id=case_id):
         case.matching_status = "done"
+    if probes:
+        _log_face_run(case, engine.version, outcomes.get("new", 0))
     _mark_face_channel(case)
     db.session.commit()
     log.info("event=match_case case_id=%s probes=%d outcomes=%s ms=%d", case_id, len(probes), outcomes,

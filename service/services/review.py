@@ -87,6 +87,7 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
                 raise Conflict("this case is already identified by another report; undo that link first", "decision")
             report.status, report.found_case_id = "found", case.id
             case.identity_status, case.identified_by_report_id, case.identified_at = "confirmed", report.id, now
+            case.identified_by_channel = case.identified_by_channel or "face"
             _log_face_channel(case, "confirmed", note or "face match confirmed", actor, ref)
             case.events.append(CaseEvent(kind="identity_confirmed", user_id=actor.id,
                                          data={"by": "face", "candidate_id": row.id, "report_id": report.id}))
@@ -101,6 +102,10 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
         db.session.flush()
         _mark_face_channel(case)
     audit.record(actor.id, f"candidate.{decision}", "candidate", row.id, {"case_id": case.id}, ip)
+    if decision == "confirm" and row.kind == "gallery":
+        from .search import _withdraw_notice
+
+        _withdraw_notice(case)
     db.session.commit()
     return row
 
@@ -120,6 +125,8 @@ def undo(actor: User, candidate_id: int, note: str | None, ip: str | None = None
         if case.identified_by_report_id == report.id:
             case.identity_status = "self_reported" if case.name else "unknown"
             case.identified_by_report_id, case.identified_at = None, None
+            if case.identified_by_channel == "face":
+                case.identified_by_channel = None
             _log_face_channel(case, "in_progress", f"link undone: {note or ''}".strip(), actor, f"candidate:{row.id}")
     elif case.previous_case_id == row.other_case_id:
         case.previous_case_id = None

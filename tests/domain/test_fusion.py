@@ -84,6 +84,7 @@ def test_dialects_point_to_provinces():
     assert provinces_in("说粤语") == {"广东", "广西", "香港", "澳门"}
     assert provinces_in("四川话", None) == {"四川", "重庆"}
     assert provinces_in("") == set()
+    assert provinces_in("上海南站") == {"上海"} and provinces_in("海南省海口市") == {"海南"}
 
 
 def test_repeat_arrivals():

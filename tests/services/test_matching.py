@@ -104,7 +104,8 @@ def test_confirm_links_identity_and_undo_reverts(db, users, settings, faces_dir)
     assert report.status == "found" and report.found_case_id == case.id
     channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))
     assert channel.status == "confirmed"
-    assert db.session.scalar(select(ChannelEvent).where(ChannelEvent.channel_id == channel.id)).status == "confirmed"
+    events = db.session.scalars(select(ChannelEvent).where(ChannelEvent.channel_id == channel.id).order_by(ChannelEvent.id)).all()
+    assert [e.fields and e.fields.get("kind") for e in events][0] == "run" and events[-1].status == "confirmed"
     assert {e.kind for e in case.events} >= {"registered", "identity_confirmed"}
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "candidate.confirm")) is not None
     with pytest.raises(Exception):

@@ -1,0 +1,120 @@
+"""API for the family search (API.md §channels, §exit, §supervisor): steps, deadlines, exits."""
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import select
+
+from ..domain.errors import InvalidValue
+from ..extensions import db
+from ..models import Case
+from ..services import alerts, search
+from ..services.cases import get_case, visible_cases
+from ..services.exits import exit_case
+from . import api_bp
+from .auth import api_role, current_api_user
+from .routes import _json_body
+from .schemas import case_json, iso
+
+
+def channel_json(view: dict) -> dict:
+    channel, step = view["channel"], view["due"]
+    return {
+        "channel": channel.channel,
+        "status": channel.status,
+        "reason": channel.reason,
+        "due_at": iso(step.due_at) if step else None,
+        "due_step": step.rule_code if step else None,
+        "overdue": bool(step and step.overdue),
+        "events": [
+            {"id": e.id, "at": iso(e.at), "status": e.status, "note": e.note, "reference": e.reference,
+             "fields": e.fields or {}, "user_id": e.user_id}
+            for e in channel.events
+        ],
+    }
+
+
+@api_bp.get("/cases/<int:case_id>/channels")
+@api_role("staff")
+def channels_index(case_id: int):
+    case = get_case(current_api_user(), case_id)
+    return jsonify({"items": [channel_json(v) for v in search.channels_view(case)]})
+
+
+@api_bp.post("/cases/<int:case_id>/channels/<channel>/events")
+@api_role("staff")
+def channel_event(case_id: int, channel: str):
+    body = _json_body()
+    case = get_case(current_api_user(), case_id)
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise InvalidValue("fields must be an object", "fields")
+    for key in ("status", "note", "reference"):
+        if body.get(key) is not None and not isinstance(body[key], str):
+            raise InvalidValue(f"{key} must be a string", key)
+    event = search.log_step(current_api_user(), case, channel, body.get("status"), fields, body.get("note"),
+                            body.get("reference"), request.remote_addr)
+    return jsonify({"id": event.id, "status": event.status, "fields": event.fields or {}, "at": iso(event.at)}), 201
+
+
+@api_bp.get("/cases/<int:case_id>/deadlines")
+@api_role("staff")
+def case_deadlines(case_id: int):
+    case = get_case(current_api_user(), case_id)
+    return jsonify({"items": [
+        {"rule": s.rule_code, "channel": s.channel, "due_at": iso(s.due_at), "overdue": s.overdue, "done": s.done,
+         "description": s.description} for s in search.due(case)]})
+
+
+@api_bp.post("/cases/<int:case_id>/steps")
+@api_role("staff")
+def case_step(case_id: int):
+    body = _json_body()
+    kind = body.get("kind")
+    if not isinstance(kind, str):
+        raise InvalidValue("kind is required", "kind")
+    case = get_case(current_api_user(), case_id)
+    search.record_case_step(current_api_user(), case, kind, None, request.remote_addr)
+    return jsonify(case_json(case)), 201
+
+
+@api_bp.post("/cases/<int:case_id>/family-contacts")
+@api_role("staff")
+def family_contact(case_id: int):
+    case = get_case(current_api_user(), case_id)
+    contact = search.add_family_contact(current_api_user(), case, _json_body(), request.remote_addr)
+    return jsonify({"id": contact.id, "method": contact.method, "outcome": contact.outcome, "at": iso(contact.at)}), 201
+
+
+@api_bp.post("/cases/<int:case_id>/exit")
+@api_role("staff")
+def case_exit(case_id: int):
+    body = _json_body()
+    exit_type = body.get("type")
+    if not isinstance(exit_type, str):
+        raise InvalidValue("type is required", "type")
+    case = exit_case(current_api_user(), case_id, exit_type, body, request.remote_addr)
+    return jsonify(case_json(case))
+
+
+@api_bp.get("/queues/overdue")
+@api_role("staff")
+def overdue_queue():
+    user = current_api_user()
+    rows = []
+    for case in db.session.scalars(visible_cases(user).where(Case.state.in_(search.deadline_rules.SEARCHING))
+                                   .order_by(Case.arrived_at)):
+        steps = search.overdue_steps(case)
+        if steps:
+            rows.append({"case_id": case.id, "case_no": case.case_no, "days_stranded": (search.utcnow() - case.arrived_at).days,
+                         "overdue": [{"rule": s.rule_code, "channel": s.channel, "due_at": iso(s.due_at),
+                                      "description": s.description} for s in steps]})
+    return jsonify({"items": rows, "total": len(rows)})
+
+
+@api_bp.get("/alerts")
+@api_role("supervisor")
+def alerts_index():
+    items = alerts.open_alerts(current_api_user())
+    return jsonify({"items": [{"id": a.id, "case_id": a.case_id, "rule": a.rule_code, "channel": a.channel,
+                               "due_at": iso(a.due_at), "found_at": iso(a.found_at)} for a in items],
+                    "total": len(items)})

@@ -1,0 +1,189 @@
+"""The "五加一" family search of one case: channel steps, deadlines, identity, family contacts.
+
+The rules live in service.domain (channels, rules, lifecycle); this module reads the case's history
+from the database into a CaseSnapshot, applies the rules and records what people did.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..domain import channels as channel_rules
+from ..domain import rules as deadline_rules
+from ..domain.errors import Conflict, Forbidden, InvalidValue
+from ..extensions import db
+from ..models import Case, CaseEvent, ChannelEvent, FamilyContact, SearchChannel, Station, User
+from ..models.types import utcnow
+from . import audit
+
+# Case-level events that count as steps for the deadline rules (CaseEvent.kind → step key).
+CASE_STEP_EVENTS = {
+    "identity_confirmed": "identity_confirmed",
+    "family_contacted": "family_contacted",
+    "return_arranged": "return_arranged",
+    "extension_approved": "extension_approved",
+    "settlement_review": "settlement_review",
+    "notice_approved": "notice_approved",
+    "lead": "lead",
+}
+CONTACT_METHODS = ("phone", "visit", "message", "police", "office")
+CONTACT_OUTCOMES = ("reached", "no_answer", "refused", "will_pick_up", "other")
+
+
+def station_rules(station: Station | None) -> tuple:
+    return deadline_rules.effective_rules((station.rules_overrides if station else None) or None)
+
+
+def station_calendar(station: Station | None) -> deadline_rules.WorkCalendar:
+    return deadline_rules.WorkCalendar.from_json(station.calendar) if station and station.calendar else deadline_rules.WorkCalendar()
+
+
+def snapshot(case: Case) -> deadline_rules.CaseSnapshot:
+    """What the deadline rules need, read from the case's channels and timeline."""
+    steps: dict[str, datetime] = {}
+
+    def seen(key: str, at: datetime) -> None:
+        if key in deadline_rules.ANCHORS and (key not in steps or at > steps[key]):
+            steps[key] = at
+
+    for channel in case.channels:
+        for event in channel.events:
+            kind = (event.fields or {}).get("kind")
+            if kind:
+                seen(channel_rules.step_key(channel.channel, kind), event.at)
+            if event.status == "lead":
+                seen("lead", event.at)
+    for event in case.events:
+        if event.kind in CASE_STEP_EVENTS:
+            seen(CASE_STEP_EVENTS[event.kind], event.at)
+    return deadline_rules.CaseSnapshot(
+        arrived_at=case.arrived_at,
+        identity_status=case.identity_status,
+        is_minor=case.is_minor,
+        state=case.state,
+        categories=frozenset(case.categories or ()),
+        channels={c.channel: c.status for c in case.channels},
+        steps=steps,
+    )
+
+
+def due(case: Case, now: datetime | None = None) -> list:
+    station = case.station
+    return deadline_rules.due_steps(snapshot(case), now or utcnow(), station_rules(station), station_calendar(station))
+
+
+def channels_view(case: Case, now: datetime | None = None) -> list[dict]:
+    """Each channel with its status, next due step, overdue flag and history."""
+    nearest = deadline_rules.next_due_by_channel(due(case, now))
+    view = []
+    for channel in sorted(case.channels, key=lambda c: channel_rules.CHANNELS.index(c.channel)):
+        step = nearest.get(channel.channel)
+        view.append({"channel": channel, "due": step})
+    return view
+
+
+def overdue_steps(case: Case, now: datetime | None = None) -> list:
+    return [s for s in due(case, now) if s.overdue]
+
+
+def settlement_eligible(case: Case, now: datetime | None = None) -> bool:
+    station = case.station
+    return deadline_rules.settlement_eligible(snapshot(case), now or utcnow(), station_rules(station), station_calendar(station))
+
+
+def _channel(case: Case, name: str) -> SearchChannel:
+    row = next((c for c in case.channels if c.channel == name), None)
+    if row is None:
+        raise InvalidValue(f"unknown channel: {name}", "channel")
+    return row
+
+
+def log_step(actor: User, case: Case, channel: str, status: str | None, fields: dict, note: str | None = None,
+             reference: str | None = None, ip: str | None = None) -> ChannelEvent:
+    """Record a step on a channel (a post, a push, a DNA result, an interview) and move its status."""
+    row = _channel(case, channel)
+    if case.state not in deadline_rules.SEARCHING:
+        raise Conflict(f"case {case.case_no} is closed ({case.state}); its search has ended", "state")
+    status = status or row.status
+    if status == "not_applicable":
+        cleaned = {}
+    else:
+        cleaned = channel_rules.validate_step(channel, {k: v for k, v in (fields or {}).items() if v not in (None, "")})
+        if channel in channel_rules.PUBLIC_CHANNELS and cleaned.get("kind") in ("posted", "pushed", "published"):
+            approved = any(e.kind == "notice_approved" for e in case.events)
+            channel_rules.check_notice_allowed(channel, case.is_minor, approved)
+    new = channel_rules.apply_channel_event(row.status, status, note, actor.role)
+    if new == "confirmed" and case.identity_status == "confirmed" and case.identified_by_channel not in (None, channel):
+        raise Conflict(f"identity is already confirmed through {case.identified_by_channel}", "status")
+    row.status = new
+    if new == "not_applicable":
+        row.reason = (note or "").strip()[:2000]
+    event = ChannelEvent(channel_id=row.id, status=new, note=(note or "").strip()[:4000] or None,
+                         reference=(reference or "").strip()[:200] or None, fields=cleaned or None, user_id=actor.id)
+    db.session.add(event)
+    if new == "confirmed":
+        _confirm_identity(actor, case, channel, note)
+    case.events.append(CaseEvent(kind="channel_step", user_id=actor.id,
+                                 data={"channel": channel, "status": new, "kind": cleaned.get("kind")}))
+    audit.record(actor.id, "channel.step", "case", case.id, {"channel": channel, "status": new}, ip)
+    db.session.commit()
+    return event
+
+
+def _confirm_identity(actor: User, case: Case, channel: str, note: str | None) -> None:
+    if case.identity_status == "confirmed":
+        return
+    case.identity_status = "confirmed"
+    case.identified_by_channel = channel
+    case.identified_at = utcnow()
+    case.events.append(CaseEvent(kind="identity_confirmed", user_id=actor.id, data={"by": channel}))
+    _withdraw_notice(case)
+
+
+def _withdraw_notice(case: Case) -> None:
+    try:
+        from .notices import withdraw_if_resolved
+    except ImportError:  # notices arrive with their own module
+        return
+    withdraw_if_resolved(case)
+
+
+def record_case_step(actor: User, case: Case, kind: str, data: dict | None = None, ip: str | None = None) -> CaseEvent:
+    """A case-level duty done: extension approved, settlement review, return arranged, notice approved."""
+    needs_supervisor = {"extension_approved", "settlement_review", "notice_approved"}
+    if kind not in CASE_STEP_EVENTS or kind in ("identity_confirmed", "family_contacted", "lead"):
+        raise InvalidValue(f"unknown case step: {kind}", "kind")
+    if kind in needs_supervisor and not actor.has_role("supervisor"):
+        raise Forbidden(f"{kind.replace('_', ' ')} needs a supervisor")
+    event = CaseEvent(kind=kind, user_id=actor.id, data=data or None)
+    case.events.append(event)
+    audit.record(actor.id, f"case.{kind}", "case", case.id, None, ip)
+    db.session.commit()
+    return event
+
+
+def add_family_contact(actor: User, case: Case, raw: dict, ip: str | None = None) -> FamilyContact:
+    method = (raw.get("method") or "phone").strip()
+    if method not in CONTACT_METHODS:
+        raise InvalidValue(f"method must be one of: {', '.join(CONTACT_METHODS)}", "method")
+    outcome = (raw.get("outcome") or "").strip() or None
+    if outcome and outcome not in CONTACT_OUTCOMES:
+        raise InvalidValue(f"outcome must be one of: {', '.join(CONTACT_OUTCOMES)}", "outcome")
+    values = {}
+    for field, limit in (("contact_name", 80), ("relation", 40), ("phone", 40), ("note", 4000)):
+        value = str(raw.get(field) or "").strip()
+        if len(value) > limit:
+            raise InvalidValue(f"at most {limit} characters", field)
+        values[field] = value or None
+    contact = FamilyContact(case_id=case.id, method=method, outcome=outcome, user_id=actor.id, **values)
+    db.session.add(contact)
+    if outcome in ("reached", "will_pick_up"):
+        case.events.append(CaseEvent(kind="family_contacted", user_id=actor.id, data={"method": method}))
+    audit.record(actor.id, "case.family_contact", "case", case.id, {"method": method, "outcome": outcome}, ip)
+    db.session.commit()
+    return contact
+
+
+def family_contacts(case: Case) -> list[FamilyContact]:
+    return db.session.scalars(select(FamilyContact).where(FamilyContact.case_id == case.id).order_by(FamilyContact.at)).all()
