@@ -18,9 +18,10 @@ def register_web(app: Flask) -> None:
     from .gallery import bp as gallery_bp
     from .media import bp as media_bp
     from .review import bp as review_bp
+    from .search import bp as search_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, search_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -45,7 +46,10 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def inject():
-        return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label, "faces_of": faces_of}
+        from ..services.cases import days_stranded
+
+        return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
+                "faces_of": faces_of, "case_days": days_stranded}
 
     @app.get("/")
     @role_required("staff")
@@ -69,6 +73,13 @@ EVENT_LABELS = {
     "repeat_arrival_confirmed": _l("Earlier stay at a station confirmed"),
     "candidate_rejected": _l("Candidate match rejected"),
     "link_undone": _l("Identity link undone by a supervisor"),
+    "channel_step": _l("Family-search step"),
+    "family_contacted": _l("Family contacted"),
+    "return_arranged": _l("Return arranged"),
+    "extension_approved": _l("Extended stay approved"),
+    "settlement_review": _l("Settlement review"),
+    "notice_approved": _l("Notice of a minor approved"),
+    "exit": _l("Left the station"),
 }
 
 

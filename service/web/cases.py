@@ -11,7 +11,10 @@ from ..domain.errors import DomainError, NotFound
 from ..domain.intake import CATEGORIES
 from ..domain.identity import mask_id_number
 from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
-from ..services import review
+from ..domain import channels as channel_rules
+from ..domain import lifecycle
+from ..domain import rules as deadline_rules
+from ..services import review, search
 from ..services.intake import add_photos
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
@@ -79,6 +82,14 @@ def show_case(case_id: int):
         id_display=case.id_number if reveal else mask_id_number(case.id_number),
         revealed=reveal,
         candidates=review.candidates_of_case(current_user, case),
+        channel_views=search.channels_view(case),
+        contacts=search.family_contacts(case),
+        due_steps=search.due(case),
+        step_kinds={c: list(k) for c, k in channel_rules.STEP_KINDS.items()},
+        step_fields=channel_rules.STEP_FIELDS,
+        channel_statuses=channel_rules.STATUSES,
+        searching_states=deadline_rules.SEARCHING,
+        open_states=lifecycle.OPEN_STATES,
     )
 
 
