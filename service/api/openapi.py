@@ -295,6 +295,8 @@ def _search_paths(bearer) -> dict:
             "responses": {"200": {"description": "the case in its final state"}, **_errors(400, 401, 403, 404, 409, 422)}}},
         "/api/v1/queues/overdue": {"get": {"security": bearer, "responses": {"200": {"description": "cases with overdue steps"},
                                                                               **_errors(401, 403)}}},
+        "/api/v1/queues/approvals": {"get": {"security": bearer, "responses": {
+            "200": {"description": "extensions and settlement reviews waiting for a supervisor"}, **_errors(401, 403)}}},
         "/api/v1/alerts": {"get": {"security": bearer, "responses": {"200": {"description": "open deadline alerts"},
                                                                       **_errors(401, 403)}}},
     }

@@ -111,6 +111,17 @@ def overdue_queue():
     return jsonify({"items": rows, "total": len(rows)})
 
 
+@api_bp.get("/queues/approvals")
+@api_role("supervisor")
+def approvals_queue():
+    from ..domain.lifecycle import OPEN_STATES
+
+    cases = db.session.scalars(visible_cases(current_api_user()).where(Case.state.in_(OPEN_STATES))).all()
+    queues = search.approvals(cases)
+    return jsonify({name: [{"case_id": c.id, "case_no": c.case_no, "arrived_at": iso(c.arrived_at)} for c in rows]
+                    for name, rows in queues.items()})
+
+
 @api_bp.get("/alerts")
 @api_role("supervisor")
 def alerts_index():

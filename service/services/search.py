@@ -187,3 +187,17 @@ def add_family_contact(actor: User, case: Case, raw: dict, ip: str | None = None
 
 def family_contacts(case: Case) -> list[FamilyContact]:
     return db.session.scalars(select(FamilyContact).where(FamilyContact.case_id == case.id).order_by(FamilyContact.at)).all()
+
+
+def approvals(cases) -> dict[str, list[Case]]:
+    """Long stays: extensions waiting for a supervisor, and cases eligible for settlement review."""
+    now = utcnow()
+    out: dict[str, list[Case]] = {"extension": [], "settlement": []}
+    for case in cases:
+        snap, station = snapshot(case), case.station
+        rules_, cal = station_rules(station), station_calendar(station)
+        if deadline_rules.extension_required(snap, now, rules_, cal):
+            out["extension"].append(case)
+        if deadline_rules.settlement_eligible(snap, now, rules_, cal) and "settlement_review" not in snap.steps:
+            out["settlement"].append(case)
+    return out

@@ -115,6 +115,14 @@ def overdue_page():
     return render_template("search/overdue.html", rows=rows)
 
 
+@bp.get("/queues/approvals")
+@role_required("supervisor")
+def approvals_page():
+    open_cases = db.session.scalars(visible_cases(current_user).where(Case.state.in_(lifecycle.OPEN_STATES))
+                                    .order_by(Case.arrived_at)).all()
+    return render_template("search/approvals.html", queues=search.approvals(open_cases))
+
+
 @bp.route("/admin/rules", methods=["GET", "POST"])
 @role_required("admin")
 def rules_page():

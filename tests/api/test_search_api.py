@@ -110,3 +110,25 @@ def test_deadline_sweep_is_idempotent_and_resolves(api, db):
     alerts.sweep(notifier=notifier)
     open_codes = {a.rule_code for a in db.session.query(DeadlineAlert).filter(DeadlineAlert.resolved_at.is_(None))}
     assert "portal_notice" not in open_codes
+
+
+def test_long_stays_need_approval_and_reach_settlement_review(api, db):
+    from service.models import SearchChannel
+
+    long_stay = _case(api, gender="male", age_min=50, age_max=60)
+    case = db.session.get(Case, long_stay)
+    case.arrived_at = utcnow() - timedelta(days=100)
+    db.session.commit()
+    queues = api["supervisor"].get("/api/v1/queues/approvals").get_json()
+    assert [c["case_id"] for c in queues["extension"]] == [long_stay]
+    assert queues["settlement"] == []  # not every channel tried yet
+    for row in db.session.query(SearchChannel).filter_by(case_id=long_stay):
+        row.status = "no_result"
+    db.session.commit()
+    queues = api["supervisor"].get("/api/v1/queues/approvals").get_json()
+    assert [c["case_id"] for c in queues["settlement"]] == [long_stay]
+    api["supervisor"].post(f"/api/v1/cases/{long_stay}/steps", json={"kind": "extension_approved"})
+    assert api["supervisor"].get("/api/v1/queues/approvals").get_json()["extension"] == []
+    settled = api["supervisor"].post(f"/api/v1/cases/{long_stay}/exit", json={"type": "settlement", "destination": "本市福利院"})
+    assert settled.status_code == 200 and settled.get_json()["state"] == "settled"
+    assert api["staff"].get("/api/v1/queues/approvals").status_code == 403
