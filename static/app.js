@@ -115,3 +115,25 @@
     shortcuts();
   });
 })();
+
+// Job progress: poll the job while it is queued or running, then reload to show the errors table.
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var box = document.getElementById("job");
+    if (!box) return;
+    var state = box.querySelector('[data-testid="job-state"]');
+    function active() { return /status-(queued|running)/.test(state.className); }
+    function poll() {
+      if (!active()) return;
+      fetch(box.getAttribute("data-url"), { credentials: "same-origin" }).then(function (r) { return r.json(); })
+        .then(function (job) {
+          var bar = box.querySelector("progress");
+          bar.max = job.total || 1; bar.value = job.done;
+          box.querySelector('[data-testid="job-count"]').textContent = job.done + " / " + job.total;
+          if (job.state === "done" || job.state === "failed") { window.location.reload(); } else { setTimeout(poll, 1500); }
+        }).catch(function () { setTimeout(poll, 4000); });
+    }
+    setTimeout(poll, 1000);
+  });
+})();

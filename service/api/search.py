@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from flask import jsonify, request
-from sqlalchemy import select
 
 from ..domain.errors import InvalidValue
 from ..extensions import db

@@ -88,7 +88,7 @@ def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
     if photo.status not in ("multiple_faces", "low_quality", "processed"):
         raise Conflict(f"photo {photo.id} is {photo.status}: there is no face to choose", "face_id")
     faces = db.session.scalars(
-        select(Face).where(Face.photo_id == photo.id, Face.engine == engine_version).with_for_update()
+        select(Face).where(Face.photo_id == photo.id, Face.engine == engine_version).with_for_update().execution_options(populate_existing=True)
     ).all()
     chosen = next((f for f in faces if f.id == face_id), None)
     if chosen is None:

@@ -188,24 +188,26 @@ def register_arrival(
         audit.record(actor.id, "case.create", "case", case.id, {"photos": len(photos)}, ip)
         db.session.commit()
     except IntegrityError:
-        db.session.rollback()
-        for path in written:
-            if not file_in_use(path):
-                path.unlink(missing_ok=True)
+        rollback_discarding(written)
         if idempotency_key:  # a concurrent double submit won the race: answer with its case
             existing = db.session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
             if existing is not None:
                 return Registration(existing, created=False, queued=True)
         raise
     except BaseException:
-        db.session.rollback()
-        for path in written:
-            if not file_in_use(path):
-                path.unlink(missing_ok=True)
+        rollback_discarding(written)
         raise
     log.info("event=case_registered case_id=%s photos=%s", case.id, len(photos))
     queued = queue_photos([p.id for p in photos])
     return Registration(case, created=True, queued=queued)
+
+
+def rollback_discarding(written: list[Path]) -> None:
+    """Roll back, and delete the files this request wrote that no committed photo uses."""
+    db.session.rollback()
+    for path in written:
+        if not file_in_use(path):
+            path.unlink(missing_ok=True)
 
 
 def file_in_use(path: Path) -> bool:
@@ -226,10 +228,7 @@ def add_photos(actor: User, case: Case, uploads: list[Upload], settings, ip: str
         audit.record(actor.id, "case.photos_add", "case", case.id, {"photos": len(photos)}, ip)
         db.session.commit()
     except BaseException:
-        db.session.rollback()
-        for path in written:
-            if not file_in_use(path):
-                path.unlink(missing_ok=True)
+        rollback_discarding(written)
         raise
     return photos, queue_photos([p.id for p in photos])
 

@@ -82,7 +82,7 @@ def start_rematch(actor: User) -> Job:
 
 
 def run(job_id: int, settings) -> str:
-    job = db.session.scalar(select(Job).where(Job.id == job_id).with_for_update(skip_locked=True))
+    job = db.session.scalar(select(Job).where(Job.id == job_id).with_for_update(skip_locked=True).execution_options(populate_existing=True))
     if job is None:
         db.session.rollback()
         return "skipped"

@@ -128,7 +128,7 @@ def _pair_key(case_id: int, report_id: int | None = None, other_case_id: int | N
 def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, report=None, other=None) -> str:
     """Insert or improve the pair's candidate; a decided pair is left exactly as people decided."""
     key = _pair_key(case.id, report.id if report else None, other.id if other else None)
-    row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.pair_key == key).with_for_update())
+    row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.pair_key == key).with_for_update().execution_options(populate_existing=True))
     evidence = {"reasons": list(fused.reasons), "agreement": [a.as_dict() for a in fused.agreement]}
     if row is None:
         if fused.band is None:

@@ -36,8 +36,10 @@ class Outcome:
 
 
 def _lock(photo_id: int) -> Photo | None:
+    # populate_existing: a row locked after waiting must overwrite what this session loaded
+    # earlier in the transaction, or a concurrent run's result would be invisible here.
     return db.session.scalar(
-        select(Photo).where(Photo.id == photo_id).with_for_update(skip_locked=True)
+        select(Photo).where(Photo.id == photo_id).with_for_update(skip_locked=True).execution_options(populate_existing=True)
     )
 
 
@@ -107,7 +109,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
             return Outcome(photo_id, "invalid")
         status, reason = result.status, result.reason
 
-    photo = db.session.scalar(select(Photo).where(Photo.id == photo_id).with_for_update())
+    photo = db.session.scalar(select(Photo).where(Photo.id == photo_id).with_for_update().execution_options(populate_existing=True))
     if photo.status != "pending":  # another run finished first: keep its result
         db.session.rollback()
         return Outcome(photo_id, "skipped")
@@ -144,7 +146,7 @@ def stale_pending_photos(older_than_seconds: int, limit: int = 500) -> list[int]
         .where(Photo.status == "pending", or_(Photo.queued_at.is_(None), Photo.queued_at < cutoff))
         .order_by(Photo.id)
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True).execution_options(populate_existing=True)
     ).all()
     now = utcnow()
     for row in rows:

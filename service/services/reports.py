@@ -11,7 +11,7 @@ from ..models import GalleryReport, Photo, User
 from ..models.types import utcnow
 from . import audit
 from .fields import CASE_FIELDS, _choice, _date, _int, _text
-from .intake import Upload, file_in_use, check_uploads, queue_photos
+from .intake import Upload, check_uploads, queue_photos, rollback_discarding
 from .photos import EXTENSIONS, store
 
 SOURCES = ("family", "police", "portal", "import")
@@ -124,10 +124,7 @@ def create_report(actor: User, raw: dict, uploads: list[Upload], settings, ip: s
         if commit:
             db.session.commit()
     except BaseException:
-        db.session.rollback()
-        for path in written:
-            if not file_in_use(path):
-                path.unlink(missing_ok=True)
+        rollback_discarding(written)
         raise
     queued = queue_photos([p.id for p in report.photos]) if commit else True
     return NewReport(report, created=True, queued=queued)

@@ -70,7 +70,7 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
         raise InvalidValue("decision must be confirm or reject", "decision")
     note = (note or "").strip()[:2000] or None
     row = get_candidate(actor, candidate_id)
-    row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.id == row.id).with_for_update())
+    row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.id == row.id).with_for_update().execution_options(populate_existing=True))
     if row.status != "pending":
         raise Conflict(f"candidate {row.id} was already {row.status}", "decision")
     case = row.case

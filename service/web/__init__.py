@@ -1,7 +1,7 @@
 """HTML pages, by who uses them."""
 from __future__ import annotations
 
-from flask import Flask, redirect, render_template, request, session, url_for
+from flask import Flask, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user

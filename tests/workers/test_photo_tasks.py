@@ -160,3 +160,38 @@ def _get(url):
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_two_runs_of_one_photo_at_once_finish_it_once(app, db, users, settings, face_photo, monkeypatch):
+    """A redelivered message and a sweeper re-send can run together: the second run must see the first's result."""
+    import threading
+    import time as _time
+
+    from service.services import faces
+
+    case = _register(users, settings, face_photo)
+    photo_id = case.photos[0].id
+    real = faces.analyse
+
+    def slow(jpeg, s):
+        _time.sleep(0.4)  # both runs are past the first lock before either finishes
+        return real(jpeg, s)
+
+    monkeypatch.setattr(faces, "analyse", slow)
+    results = []
+
+    def run():
+        with app.app_context():
+            results.append(processing.process_photo(photo_id, settings).result)
+            db.session.remove()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads[0].start()
+    _time.sleep(0.15)
+    threads[1].start()
+    for t in threads:
+        t.join(30)
+    assert sorted(results) == ["processed", "skipped"]
+    db.session.expire_all()
+    events = db.session.scalars(select(CaseEvent).where(CaseEvent.kind == "photo_processed")).all()
+    assert len(events) == 1
