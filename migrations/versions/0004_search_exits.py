@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import service.models.types
 
 revision = '0004_search_exits'
-down_revision = '0002_gallery_matching'  # TEMP until 0003_notices lands
+down_revision = '0003_notices'
 branch_labels = None
 depends_on = None
 

@@ -297,6 +297,16 @@ def _search_paths(bearer) -> dict:
                                                                               **_errors(401, 403)}}},
         "/api/v1/queues/approvals": {"get": {"security": bearer, "responses": {
             "200": {"description": "extensions and settlement reviews waiting for a supervisor"}, **_errors(401, 403)}}},
+        "/api/v1/cases/{case_id}/notice": {"get": {
+            "security": bearer, "parameters": [case, {"name": "format", "in": "query", "schema": {
+                "type": "string", "enum": ["json", "html", "png", "pdf"]}}],
+            "responses": {"200": {"description": "the family-search notice (寻亲公告)"}, **_errors(401, 403, 404, 409, 422)}}},
+        "/api/v1/cases/{case_id}/notice/approve": {"post": {
+            "security": bearer, "parameters": [case],
+            "responses": {"200": {"description": "approved"}, **_errors(401, 403, 404, 409)}}},
+        "/api/v1/cases/{case_id}/notice/push": {"get": {
+            "security": bearer, "parameters": [case],
+            "responses": {"200": {"description": "short push text and target areas"}, **_errors(401, 403, 404, 409)}}},
         "/api/v1/alerts": {"get": {"security": bearer, "responses": {"200": {"description": "open deadline alerts"},
                                                                       **_errors(401, 403)}}},
     }

@@ -3,6 +3,7 @@ from .audit import AuditEntry
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .match import CandidateMatch, Face
+from .notice import Notice
 from .search import DeadlineAlert, FamilyContact
 from .station import Station
 from .user import ROLES, ApiToken, User
@@ -19,6 +20,7 @@ __all__ = [
     "Face",
     "GalleryReport",
     "Job",
+    "Notice",
     "Photo",
     "ROLES",
     "SearchChannel",

@@ -18,6 +18,7 @@ class Station(db.Model):
     code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     city: Mapped[str | None] = mapped_column(String(60))
+    phone: Mapped[str | None] = mapped_column(String(40))  # printed on public notices
     # Deadline rules changed by an admin ({rule_code: {...}}) and the holiday calendar.
     rules_overrides: Mapped[dict | None] = mapped_column(JSON)
     calendar: Mapped[dict | None] = mapped_column(JSON)
