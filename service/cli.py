@@ -39,11 +39,12 @@ def user_create(name, role, password, station_code, email):
 @click.argument("code")
 @click.argument("name")
 @click.option("--city", default=None)
-def station_create(code, name, city):
-    """Create a station: flask --app service station create CODE NAME."""
+@click.option("--phone", default=None, help="printed on public notices")
+def station_create(code, name, city, phone):
+    """Create a station: flask --app service station create CODE NAME [--city C] [--phone P]."""
     if db.session.scalar(select(Station).where(Station.code == code)):
         raise click.ClickException(f"station {code} exists")
-    db.session.add(Station(code=code, name=name, city=city))
+    db.session.add(Station(code=code, name=name, city=city, phone=phone))
     db.session.commit()
     click.echo(f"created station {code}")
 
