@@ -78,8 +78,18 @@ def sweep():
     click.echo(f"requeued={len(ids)} sent={queue_photos(ids) if ids else True}")
 
 
+@click.command("reindex")
+def reindex():
+    """Rebuild the gallery index from the database in the search worker(s)."""
+    from .services.queueing import enqueue
+
+    sent = enqueue("workers.tasks.search_rebuild_index", queue="search")
+    click.echo("rebuild queued on the search queue" if sent else "broker unavailable: nothing queued")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(station_cli)
     app.cli.add_command(bootstrap)
     app.cli.add_command(sweep)
+    app.cli.add_command(reindex)
