@@ -4,6 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, request, session
+from werkzeug.routing import IntegerConverter
 
 from .config import PROJECT_ROOT, Settings
 from .extensions import babel, celery, csrf, db, limiter, login_manager, migrate
@@ -23,6 +24,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.config.update(settings.flask_config())
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(PROJECT_ROOT / "service" / "translations")
     app.config.update(overrides)
+    # Before any rule is added: ids in URLs must fit the database's integer columns.
+    app.url_map.converters["int"] = DatabaseInt
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
@@ -51,6 +54,15 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     _security_headers(app)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     return app
+
+
+class DatabaseInt(IntegerConverter):
+    """`<int:...>` beyond PostgreSQL's integer names no row: it becomes 0 (never an id), so the view answers
+    404 instead of the database failing (a 500). Not a converter error: that would make Werkzeug answer 405."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= 2**31 - 1 else 0
 
 
 def _locale_for_request(settings: Settings) -> str:

@@ -92,4 +92,6 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(station_cli)
     app.cli.add_command(bootstrap)
     app.cli.add_command(sweep)
+    from .demo import demo_cli
+    app.cli.add_command(demo_cli)
     app.cli.add_command(reindex)

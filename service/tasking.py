@@ -11,13 +11,15 @@ def broker_options(settings) -> dict:
     """Transport options: the filesystem broker needs its folders; Redis fails fast when down."""
     if settings.broker_url.startswith("filesystem"):
         folder = settings.instance_dir / "broker"
-        for sub in ("queue", "processed"):
+        for sub in ("queue", "processed", "control"):
             (folder / sub).mkdir(parents=True, exist_ok=True)
         return {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            # Exchange tables; kombu's default is ./control relative to wherever the process runs.
+            "control_folder": str(folder / "control"),
         }
     if settings.broker_url.startswith(("redis", "rediss")):
         # acks_late tasks come back after this long if a worker died holding them.

@@ -47,10 +47,13 @@ def http_error(exc: HTTPException):
 
 
 def unexpected_error(exc: Exception):
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DataError, OperationalError
 
     if isinstance(exc, HTTPException):
         return http_error(exc)
+    if isinstance(exc, DataError):  # a value the database cannot hold: NUL characters, a number out of range
+        log.warning("event=api_bad_value error=%s", type(exc.orig).__name__)
+        return error_response(422, "invalid_value", "a value is malformed or out of range")
     if isinstance(exc, OperationalError):
         log.error("event=database_unavailable error=%s", type(exc).__name__)
         return error_response(503, "database_unavailable", "the database is unavailable; try again shortly")

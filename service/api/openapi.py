@@ -177,6 +177,7 @@ def spec() -> dict:
             },
             **_gallery_paths(bearer),
             **_search_paths(bearer),
+            **_supervisor_paths(bearer),
             "/api/v1/photos/{sha256}": {
                 "get": {
                     "security": bearer,
@@ -309,4 +310,57 @@ def _search_paths(bearer) -> dict:
             "responses": {"200": {"description": "short push text and target areas"}, **_errors(401, 403, 404, 409)}}},
         "/api/v1/alerts": {"get": {"security": bearer, "responses": {"200": {"description": "open deadline alerts"},
                                                                       **_errors(401, 403)}}},
+    }
+
+
+def _supervisor_paths(bearer) -> dict:
+    """Supervisor queues with CSV/XLSX exports, statistics, PFIF/CSV data exchange (API.md §Supervisor views)."""
+    query = lambda name, schema, text=None: {"name": name, "in": "query", "schema": schema,  # noqa: E731
+                                             **({"description": text} if text else {})}
+    whole = lambda lo, hi: {"type": "integer", "minimum": lo, "maximum": hi}  # noqa: E731
+    station = query("station", {"type": "string"}, "station code (admins: any station; others: their own)")
+    filters = [
+        station,
+        query("category", {"type": "string", "enum": list(CATEGORIES)}),
+        query("min_age", whole(0, 120), "the person's plausible age range reaches this age or more"),
+        query("max_age", whole(0, 120)),
+        query("min_days", whole(0, 100000), "days stranded, at least"),
+        query("max_days", whole(0, 100000)),
+        query("format", {"type": "string", "enum": ["json", "csv", "xlsx"]}),
+        query("page", whole(1, 1000000)),
+        query("per_page", whole(1, 200)),
+    ]
+    files = {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}
+
+    def queue(text: str) -> dict:
+        return {"get": {"security": bearer, "parameters": filters, "responses": {
+            "200": {"description": text + " (JSON {items, total}, or a CSV/XLSX file with ?format=)",
+                    "content": {"application/json": {}, **files}},
+            **_errors(401, 403, 422)}}}
+
+    exchange = {"application/xml": {}, "text/csv": {}}
+    return {
+        "/api/v1/queues/stranded": queue("unidentified people in the station's care, longest stay first, "
+                                         "with their overdue steps"),
+        "/api/v1/queues/identified": queue("identity confirmed but not home yet (the KPI gap)"),
+        "/api/v1/queues/minors": queue("minors in care or with an open search"),
+        "/api/v1/stats": {"get": {"security": bearer, "parameters": [
+            query("from", {"type": "string", "format": "date"}, "first Beijing day (default: 182 days before to)"),
+            query("to", {"type": "string", "format": "date"}, "last Beijing day, included (default: today)"),
+            station],
+            "responses": {"200": {"description": "arrivals, identified, returned (of the identified), "
+                                                 "return_rate_identified, median_days_to_identify, per-channel "
+                                                 "outcomes, weekly series, stranded-days histogram, face-match "
+                                                 "precision per band, gallery coverage by province"},
+                          **_errors(401, 403, 422)}}},
+        "/api/v1/exports/cases": {"get": {"security": bearer, "parameters": [
+            query("format", {"type": "string", "enum": ["pfif", "csv"]}), station],
+            "responses": {"200": {"description": "open cases as PFIF 1.4 (kind case, hj: extensions) or CSV; "
+                                                 "no ID numbers or diagnoses", "content": exchange},
+                          **_errors(401, 403, 422)}}},
+        "/api/v1/exports/reports": {"get": {"security": bearer, "parameters": [
+            query("format", {"type": "string", "enum": ["pfif", "csv"]}),
+            query("status", {"type": "string", "enum": ["open", "found", "closed"]})],
+            "responses": {"200": {"description": "missing-person reports as PFIF 1.4 or CSV", "content": exchange},
+                          **_errors(401, 403, 422)}}},
     }

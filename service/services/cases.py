@@ -93,6 +93,8 @@ def update_case(actor: User, case_id: int, raw: dict, ip: str | None = None) -> 
         raise Conflict(f"case {case.case_no} is closed ({case.state}); it can no longer be changed", "state")
     values = parse_case_fields(raw)
     new_state = raw.get("state")
+    if new_state is not None and not isinstance(new_state, str):
+        raise InvalidValue("state must be a string", "state")
     if new_state is not None and new_state != case.state:
         if new_state not in PATCH_STATES.get(case.state, set()):
             raise Conflict(

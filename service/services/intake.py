@@ -174,7 +174,11 @@ def register_arrival(
         case.identity_status = "self_reported"
     _finish_person(case, now.date())
     db.session.add(case)
-    photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    try:
+        photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    except StorageFull:  # the case is in the session: a later commit in this request must not save it
+        db.session.rollback()
+        raise
     case.matching_status = "pending" if photos else "done"
     for channel in CHANNELS:
         status = "in_progress" if channel == "face" and photos else "not_started"
@@ -218,7 +222,11 @@ def file_in_use(path: Path) -> bool:
 def add_photos(actor: User, case: Case, uploads: list[Upload], settings, ip: str | None = None) -> tuple[list[Photo], bool]:
     """More photos for an existing case (a better frontal shot taken later)."""
     checked = check_uploads(uploads, settings)
-    photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    try:
+        photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+    except StorageFull:  # photo rows without files are in the session: drop them
+        db.session.rollback()
+        raise
     if not photos:
         return [], True
     try:

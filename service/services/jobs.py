@@ -6,6 +6,7 @@ import io
 import logging
 import shutil
 import zipfile
+import zlib
 from pathlib import Path
 
 from sqlalchemy import select
@@ -46,7 +47,7 @@ def _job_dir(settings, job_id: int) -> Path:
 
 def start_import(actor: User, filename: str, data: bytes, photos_zip: bytes | None, settings) -> Job:
     """Keep the upload, create the job, queue it; rows are checked by the job itself."""
-    from .report_formats import FormatError, detect_format
+    from .report_formats import FormatError, detect_format, parse_csv, parse_pfif
 
     if not data:
         raise InvalidValue("the import file is empty", "file")
@@ -54,6 +55,9 @@ def start_import(actor: User, filename: str, data: bytes, photos_zip: bytes | No
         raise InvalidValue("the import file is larger than 200 MB", "file")
     try:
         fmt = detect_format(filename or "", data)
+        # The whole-file checks (encoding, header, unsafe XML) run now, so such a file is a 422 here and
+        # not a failed job later; the rows are read by the job.
+        (parse_pfif if fmt == "pfif" else parse_csv)(data)
     except FormatError as exc:
         raise InvalidValue(str(exc), "file") from exc
     if photos_zip is not None and not zipfile.is_zipfile(io.BytesIO(photos_zip)):
@@ -162,9 +166,15 @@ def _run_import(job: Job, settings) -> None:
                     job.created += 1
                 else:
                     job.skipped += 1
+                db.session.commit()  # with the report: a later bad row's rollback must not undo the count
             except (InvalidValue, PhotoRejected) as exc:
                 db.session.rollback()
                 errors.append({"line": row.line, "error": f"{exc.field or ''}: {exc.message}".strip(": ")})
+            except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as exc:
+                # A damaged, lying (size/CRC), encrypted or oddly compressed zip member: this row's photo
+                # is unreadable; the job goes on instead of dying with the job left `running`.
+                db.session.rollback()
+                errors.append({"line": row.line, "error": f"photos: a photo could not be read from the zip ({type(exc).__name__})"})
         job = db.session.get(Job, job.id)
         job.done = index + 1
         if len(errors) <= MAX_ERRORS_KEPT:

@@ -21,7 +21,7 @@ from workers.faces.errors import FaceImageError
 from ..models import CaseEvent, Photo
 from ..models.types import utcnow
 from . import faces, matching
-from .photos import EXTENSIONS, media_path, store
+from .photos import _PIL_FORMATS, EXTENSIONS, HEIC, media_path, store
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,13 @@ def _lock(photo_id: int) -> Photo | None:
 
 def normalise(data: bytes) -> tuple[bytes, dict]:
     """Apply EXIF orientation, drop metadata (GPS), convert to RGB JPEG of bounded size."""
-    with Image.open(io.BytesIO(data)) as img:
+    # Only the formats an upload may have: a file planted or swapped on disk is never handed to
+    # another of Pillow's decoders (EPS would even start Ghostscript).
+    with Image.open(io.BytesIO(data), formats=[f for f in _PIL_FORMATS.values() if f != "HEIF" or HEIC]) as img:
         orientation = img.getexif().get(0x0112, 1)
         img = ImageOps.exif_transpose(img)
+        if img.mode.startswith("I;16") or img.mode == "I":  # 16-bit grey: scale it, or convert() clips it to white
+            img = img.convert("I").point(lambda v: v / 256).convert("L")
         if img.mode not in ("RGB", "L"):
             img = img.convert("RGBA").convert("RGB") if "A" in img.mode or img.mode == "P" else img.convert("RGB")
         if img.mode == "L":
@@ -116,13 +120,9 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
     photo.normalized_sha256 = norm_sha
     photo.width, photo.height = meta["oriented_width"], meta["oriented_height"]
     photo.meta = {**(photo.meta or {}), **meta}
-    selected = False
     if result is not None:
-        rows = faces.write_faces(photo, result)
-        selected = any(r.selected for r in rows)
+        faces.write_faces(photo, result)
     _finish(photo, status, reason)
-    if selected:
-        matching.queue_for_photo(photo)
     log.info("event=photo_processed photo_id=%s status=%s ms=%d", photo_id, status, (time.monotonic() - started) * 1000)
     return Outcome(photo_id, status)
 
@@ -136,6 +136,9 @@ def _finish(photo: Photo, status: str, reason: str | None) -> None:
             CaseEvent(case_id=photo.case_id, kind="photo_" + status, data={"photo_id": photo.id, "reason": reason})
         )
     db.session.commit()
+    # Matching also closes the owner's `matching_status`: queue it whatever the outcome, or a case whose
+    # last photo has no usable face (no_face, several faces, invalid) stays `pending` until the sweeper.
+    matching.queue_for_photo(photo)
 
 
 def stale_pending_photos(older_than_seconds: int, limit: int = 500) -> list[int]:

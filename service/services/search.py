@@ -164,6 +164,9 @@ def record_case_step(actor: User, case: Case, kind: str, data: dict | None = Non
 
 
 def add_family_contact(actor: User, case: Case, raw: dict, ip: str | None = None) -> FamilyContact:
+    for field in ("method", "outcome"):
+        if raw.get(field) is not None and not isinstance(raw[field], str):
+            raise InvalidValue(f"{field} must be a string", field)
     method = (raw.get("method") or "phone").strip()
     if method not in CONTACT_METHODS:
         raise InvalidValue(f"method must be one of: {', '.join(CONTACT_METHODS)}", "method")

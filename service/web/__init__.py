@@ -20,9 +20,10 @@ def register_web(app: Flask) -> None:
     from .review import bp as review_bp
     from .notices import bp as notices_bp
     from .search import bp as search_bp
+    from .supervisor import bp as supervisor_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, search_bp, notices_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, search_bp, notices_bp, supervisor_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -59,6 +60,10 @@ def register_web(app: Flask) -> None:
 
     for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, _html_error)
+    from sqlalchemy.exc import DataError, OperationalError
+
+    app.register_error_handler(OperationalError, _database_down)
+    app.register_error_handler(DataError, _bad_value)
 
 
 EVENT_LABELS = {
@@ -98,6 +103,39 @@ def event_label(kind: str) -> str:
 
 def _has_role(role: str) -> bool:
     return bool(current_user.is_authenticated and current_user.has_role(role))
+
+
+def _database_down(exc):
+    """The database is unreachable (restart, network): 503 with a page, never a stack trace."""
+    import logging
+
+    from flask import g
+
+    logging.getLogger(__name__).error("event=database_unavailable path=%s error=%s", request.path, type(exc).__name__)
+    try:
+        db.session.rollback()
+    except Exception:  # the connection is gone; the session is discarded at teardown anyway
+        pass
+    if request.path.startswith("/api/"):
+        from ..api.errors import error_response
+
+        return error_response(503, "database_unavailable", "the database is unavailable; try again shortly")
+    # The page must not ask the database who is logged in (base.html reads current_user).
+    g._login_user = login_manager.anonymous_user()
+    return render_template("errors/error.html", code=503, description=""), 503
+
+
+def _bad_value(exc):
+    """A value the database cannot hold (a NUL character, a number out of range): the request is bad."""
+    try:
+        db.session.rollback()
+    except Exception:
+        pass
+    if request.path.startswith("/api/"):
+        from ..api.errors import error_response
+
+        return error_response(422, "invalid_value", "a value is malformed or out of range")
+    return render_template("errors/error.html", code=400, description=""), 400
 
 
 def _html_error(exc):

@@ -55,7 +55,10 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
-    audit.record_now(current_user.id, "logout", "user", current_user.id, ip=request.remote_addr)
+    # The session is a signed cookie: a copy of it would outlive logout_user(). Moving the version
+    # ends every session of this user (every browser), so a copied cookie is worthless after logout.
+    current_user.session_version += 1
+    audit.record_now(current_user.id, "logout", "user", current_user.id, ip=request.remote_addr)  # commits
     logout_user()
     session.clear()
     return redirect(url_for("auth.login"))

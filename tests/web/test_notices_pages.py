@@ -37,7 +37,6 @@ def test_adult_notice_page(app, staff_client, users, settings, face_photo):
     assert staff_client.get(f"/cases/{case.id}/notice.docx").status_code == 404
     show = staff_client.get(f"/cases/{case.id}").get_data(as_text=True)
     assert f"/cases/{case.id}/notice" in show
-    open("/tmp/notices_tools/page.html", "w").write(page)
 
 
 def test_minor_notice_page_and_approval(app, staff_client, users, settings):

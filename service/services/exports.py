@@ -1,0 +1,278 @@
+"""Files for supervisors and other systems: queue tables as CSV/XLSX, cases and reports as PFIF 1.4/CSV.
+
+Every file is built from an allow-list of columns: resident ID numbers, diagnoses, health and mental
+state, belongings and named relatives are never written. Free text is scrubbed of anything shaped
+like an ID number, and cells a spreadsheet would run as a formula are neutralised.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
+
+from sqlalchemy.orm import joinedload
+
+from ..domain.errors import InvalidValue
+from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
+from ..domain.rules import CHINA_TZ
+from ..extensions import db
+from ..models import Case, GalleryReport, User
+from . import audit
+from .cases import visible_cases
+from .queues import QueueRow
+from .report_formats import CSV_COLUMNS, FORMULA_STARTS, RECORD_DOMAIN, write_csv, write_pfif
+from .reports import STATUSES as REPORT_STATUSES
+from .reports import visible_reports
+
+TABLE_FORMATS = ("csv", "xlsx")
+EXCHANGE_FORMATS = ("pfif", "csv")
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MIME = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MIME, "pfif": "application/xml; charset=utf-8"}
+EXTENSION = {"csv": "csv", "xlsx": "xlsx", "pfif": "xml"}
+
+# 15- or 18-character resident ID numbers (the last may be X), wherever a clerk typed one.
+_ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+ID_REDACTED = "[ID removed]"
+# Characters XML (and so XLSX) cannot hold.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def scrub(value) -> str:
+    """A cell's text with ID-shaped numbers removed."""
+    return _ID_SHAPED.sub(ID_REDACTED, str(value))
+
+
+def safe_cell(value):
+    """Text neutralised for a spreadsheet: no ID numbers, no formula, no control characters."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (int, float)):
+        return value
+    if isinstance(value, datetime):
+        value = value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
+    elif isinstance(value, date):
+        value = value.isoformat()
+    text = _CONTROL.sub("", scrub(value))
+    # A leading quote makes Excel and LibreOffice keep "=cmd|..." as text (OWASP CSV injection advice).
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+# ---------------------------------------------------------------- queue tables
+
+COMMON_COLUMNS = ("case_no", "station", "name", "gender", "age", "categories", "state", "identity_status",
+                  "arrived_on", "days_stranded", "overdue_steps")
+QUEUE_COLUMNS = {
+    "stranded": COMMON_COLUMNS + ("past_normal_limit",),
+    "identified": COMMON_COLUMNS + ("identified_on", "identified_by_channel", "days_since_identified",
+                                    "family_contacted", "return_arranged"),
+    "minors": COMMON_COLUMNS + ("under_16", "notice_approved", "dna"),
+}
+# Which columns hold domain words the pages translate (the API keeps the codes).
+CODED = {"gender": "", "categories": "", "state": "", "identity_status": "", "overdue_steps": "rule.",
+         "identified_by_channel": "", "dna": ""}
+
+
+def _age_text(age: tuple[int | None, int | None]) -> str:
+    lo, hi = age
+    if lo is None and hi is None:
+        return ""
+    return str(lo) if lo == hi or hi is None else f"{lo}-{hi}" if lo is not None else str(hi)
+
+
+def _local_date(value: datetime | None) -> str:
+    return value.astimezone(CHINA_TZ).date().isoformat() if value else ""
+
+
+def queue_record(name: str, row: QueueRow) -> dict:
+    """One queue row as plain values under QUEUE_COLUMNS[name] (lists for coded multi-values)."""
+    case = row.case
+    record = {
+        "case_id": case.id,
+        "case_no": case.case_no,
+        "station": case.station.code if case.station else None,
+        "name": case.name,
+        "gender": case.gender,
+        "age": _age_text(row.age),
+        "categories": list(case.categories or []),
+        "state": case.state,
+        "identity_status": case.identity_status,
+        "arrived_on": _local_date(case.arrived_at),
+        "days_stranded": row.days_stranded,
+        "overdue_steps": [s.rule_code for s in row.overdue],
+    }
+    if name == "stranded":
+        record["past_normal_limit"] = row.stranded
+    elif name == "identified":
+        record.update(identified_on=_local_date(case.identified_at), identified_by_channel=case.identified_by_channel,
+                      days_since_identified=row.details.get("days_since_identified"),
+                      family_contacted=row.details.get("family_contacted"),
+                      return_arranged=row.details.get("return_arranged"))
+    elif name == "minors":
+        record.update(under_16=row.details.get("under_16"), notice_approved=row.details.get("notice_approved"),
+                      dna=row.details.get("dna"))
+    return record
+
+
+Label = Callable[[str], str]
+
+
+def queue_table(name: str, rows: Iterable[QueueRow], header: dict | None = None,
+                word: Label | None = None) -> tuple[list[str], list[list]]:
+    """(header, rows) for a file; `header` names the columns, `word` translates coded values."""
+    columns = QUEUE_COLUMNS[name]
+    word = word or (lambda text: text)
+    table = []
+    for row in rows:
+        record = queue_record(name, row)
+        line = []
+        for column in columns:
+            value = record[column]
+            if column in CODED and value is not None:
+                prefix = CODED[column]
+                values = value if isinstance(value, list) else [value]
+                value = ", ".join(word(prefix + str(v)) for v in values)
+            elif isinstance(value, bool):
+                value = word("yes" if value else "no")
+            line.append(value)
+        table.append(line)
+    return [str((header or {}).get(c, c)) for c in columns], table
+
+
+def table_csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
+    """CSV in UTF-8 with a BOM (Excel shows Chinese), every cell neutralised."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([safe_cell(h) for h in header])
+    writer.writerows([safe_cell(v) for v in row] for row in rows)
+    return out.getvalue().encode("utf-8-sig")
+
+
+def table_xlsx(header: Sequence[str], rows: Iterable[Sequence], title: str = "queue") -> bytes:
+    """An XLSX workbook of one sheet; text cells are stored as text, never as formulas."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet(title=re.sub(r"[\[\]:*?/\\]", "", title)[:31] or "sheet")
+    sheet.freeze_panes = "A2"
+    bold = Font(bold=True)
+
+    def cells(values, font=None):
+        out = []
+        for value in values:
+            value = safe_cell(value)
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # never "f", whatever the text looks like
+            if font is not None:
+                cell.font = font
+            out.append(cell)
+        return out
+
+    sheet.append(cells(header, bold))
+    for row in rows:
+        sheet.append(cells(row))
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def queue_file(actor: User, name: str, fmt: str, rows: Sequence[QueueRow], header: dict | None = None,
+               word: Label | None = None, ip: str | None = None) -> bytes:
+    """A queue as CSV or XLSX; the export is audited (it carries names)."""
+    if fmt not in TABLE_FORMATS:
+        raise InvalidValue(f"format must be one of: json, {', '.join(TABLE_FORMATS)}", "format")
+    head, table = queue_table(name, rows, header, word)
+    data = table_csv(head, table) if fmt == "csv" else table_xlsx(head, table, name)
+    audit.record_now(actor.id, f"export.queue.{name}", detail={"format": fmt, "rows": len(table)}, ip=ip)
+    return data
+
+
+def file_name(stem: str, fmt: str, now: datetime) -> str:
+    return f"huijia-{stem}-{now.astimezone(CHINA_TZ):%Y%m%d-%H%M}.{EXTENSION[fmt]}"
+
+
+# ---------------------------------------------------------------- data exchange (PFIF 1.4 / CSV)
+
+EXCHANGE_CASE_STATES = OPEN_STATES + SEARCH_OPEN_STATES  # every case whose search is still open
+
+
+def case_exchange_row(case: Case) -> dict:
+    """A case as a row for write_pfif/write_csv (kind "case"): what another system needs to match the
+    person, nothing more — no ID number, diagnoses, health or mental state, belongings or relatives."""
+    station = case.station
+    arrived = case.arrived_at.astimezone(CHINA_TZ).date() if case.arrived_at else None
+    extra = {
+        "est_age_min": case.age_min, "est_age_max": case.age_max,
+        "dialect": case.dialect, "clothing": case.clothing, "found_place": case.found_place,
+        "height_cm": case.height_cm,
+        "source_name": f"回家 Huijia · {station.name}" if station else "回家 Huijia",
+        # The person is at (or placed by) the station: alive, as far as the station knows.
+        "note_status": "believed_alive",
+    }
+    row = {
+        "id": case.id,
+        "external_id": f"{RECORD_DOMAIN}/case.{case.case_no or case.id}",
+        "name": case.name,
+        "gender": case.gender,
+        "birth_date": case.birth_date,
+        "hometown": case.hometown_hint or case.household_place,
+        "marks": case.marks,
+        # A fixed sentence instead of the clerk's free text, which may hold health details.
+        "description": f"{arrived.isoformat() if arrived else ''} 入站，{station.name if station else ''}救助中"
+                       f"（案件编号 {case.case_no}）",
+        "contact_name": station.name if station else None,
+        "extra": {k: v for k, v in extra.items() if v not in (None, "")},
+    }
+    row["extra"] = {k: (scrub(v) if isinstance(v, str) else v) for k, v in row["extra"].items()}
+    return {k: (scrub(v) if isinstance(v, str) else v) for k, v in row.items()}
+
+
+def report_exchange_row(report: GalleryReport) -> dict:
+    """A missing-person report as a row for write_pfif/write_csv: every field, extensions included."""
+    row = {field: getattr(report, field) for field in (
+        "id", "external_id", "name", "gender", "birth_date", "age_at_missing", "missing_since", "missing_place",
+        "hometown", "marks", "description", "contact_name", "contact_phone", "source")}
+    # The same record id in PFIF and CSV, so that importing our file elsewhere (or here again) dedupes.
+    row["external_id"] = report.external_id or f"{RECORD_DOMAIN}/report.{report.id}"
+    row["extra"] = dict(report.extra or {})
+    return row
+
+
+CASE_CSV_COLUMNS = ("external_id", "name", "gender", "birth_date", "hometown", "marks", "description",
+                    "contact_name", "est_age_min", "est_age_max", "dialect", "clothing", "found_place",
+                    "height_cm", "source_name", "note_status")
+
+
+def export_cases(actor: User, fmt: str, station_id: int | None = None, ip: str | None = None) -> tuple[bytes, int]:
+    """Open cases (still searching) the actor may see, as PFIF 1.4 or CSV; (file, count). Audited."""
+    if fmt not in EXCHANGE_FORMATS:
+        raise InvalidValue(f"format must be one of: {', '.join(EXCHANGE_FORMATS)}", "format")
+    query = visible_cases(actor).where(Case.state.in_(EXCHANGE_CASE_STATES)).options(joinedload(Case.station))
+    if station_id is not None:
+        query = query.where(Case.station_id == station_id)
+    rows = [case_exchange_row(c) for c in db.session.scalars(query.order_by(Case.id))]
+    data = write_pfif(rows, kind="case") if fmt == "pfif" else write_csv(rows, CASE_CSV_COLUMNS)
+    audit.record_now(actor.id, "export.cases", detail={"format": fmt, "rows": len(rows)}, ip=ip)
+    return data, len(rows)
+
+
+def export_reports(actor: User, fmt: str, status: str | None = None, ip: str | None = None) -> tuple[bytes, int]:
+    """Missing-person reports (all, or of one status such as "found") as PFIF 1.4 or CSV. Audited."""
+    if fmt not in EXCHANGE_FORMATS:
+        raise InvalidValue(f"format must be one of: {', '.join(EXCHANGE_FORMATS)}", "format")
+    if status and status not in REPORT_STATUSES:
+        raise InvalidValue(f"status must be one of: {', '.join(REPORT_STATUSES)}", "status")
+    query = visible_reports(actor)
+    if status:
+        query = query.where(GalleryReport.status == status)
+    rows = [report_exchange_row(r) for r in db.session.scalars(query.order_by(GalleryReport.id))]
+    columns = [c for c in CSV_COLUMNS if c != "photo_files"]  # photos stay behind the login
+    data = write_pfif(rows, kind="report") if fmt == "pfif" else write_csv(rows, columns)
+    audit.record_now(actor.id, "export.reports", detail={"format": fmt, "status": status, "rows": len(rows)}, ip=ip)
+    return data, len(rows)
