@@ -39,6 +39,10 @@ migrate: install
 bench: install-dev
 	$(PY) bench/run_all.py
 
+# Load campaign (docs/RELIABILITY.md §5): needs PostgreSQL and redis-server on this machine.
+loadtest: install-dev
+	$(PY) bench/load/run.py $(ARGS)
+
 clean:
 	rm -rf $(VENV) instance/test-*
 

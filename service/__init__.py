@@ -73,13 +73,20 @@ def _locale_for_request(settings: Settings) -> str:
 
 
 def _security_headers(app: Flask) -> None:
+    from urllib.parse import urlsplit
+
+    tiles = app.config["HUIJIA"].map_tile_url if "HUIJIA" in app.config else None
+    # Map tiles are the one image source beyond our own: the configured tile server's origin.
+    tile_origin = ""
+    if tiles:
+        parts = urlsplit(tiles.replace("{s}", "*"))
+        tile_origin = f" {parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else ""
+    policy = (f"default-src 'self'; img-src 'self' data: blob:{tile_origin}; style-src 'self'; script-src 'self'; "
+              "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+
     @app.after_request
     def add_headers(response):
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
-            "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
-        )
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")

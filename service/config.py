@@ -62,6 +62,9 @@ class Settings:
     login_rate_limit: str
     ratelimit_storage_url: str
     default_locale: str
+    lead_rate_limit: str
+    map_tile_url: str | None
+    map_attribution: str
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -98,6 +101,9 @@ class Settings:
             login_rate_limit=_env("HUIJIA_LOGIN_RATE_LIMIT", "10 per minute"),
             ratelimit_storage_url=_env("HUIJIA_RATELIMIT_STORAGE_URL", "memory://"),
             default_locale=_env("HUIJIA_DEFAULT_LOCALE", "zh_CN"),
+            lead_rate_limit=_env("HUIJIA_LEAD_RATE_LIMIT", "20 per hour"),
+            map_tile_url=_env("HUIJIA_MAP_TILE_URL"),
+            map_attribution=_env("HUIJIA_MAP_ATTRIBUTION", ""),
         )
 
     def flask_config(self) -> dict:

@@ -50,9 +50,12 @@ def sweep_pending_photos() -> int:
             enqueue(matching.MATCH_CASE, case_id, queue="search")
         for report_id in report_ids:
             enqueue(matching.MATCH_REPORT, report_id, queue="search")
-        if case_ids or report_ids:
-            log.info("event=sweep_rematch cases=%d reports=%d", len(case_ids), len(report_ids))
-        return len(ids) + len(case_ids) + len(report_ids)
+        lead_ids = processing.stale_lead_checks(after)
+        for lead_id in lead_ids:
+            enqueue(matching.MATCH_LEAD, lead_id, queue="search")
+        if case_ids or report_ids or lead_ids:
+            log.info("event=sweep_rematch cases=%d reports=%d leads=%d", len(case_ids), len(report_ids), len(lead_ids))
+        return len(ids) + len(case_ids) + len(report_ids) + len(lead_ids)
     finally:
         db.session.remove()
 
@@ -73,6 +76,16 @@ def search_match_case(case_id: int) -> dict:
 def search_match_report(report_id: int) -> dict:
     try:
         return matching.match_report(int(report_id), current_app.config["HUIJIA"])
+    finally:
+        db.session.remove()
+
+
+@celery.task(name="workers.tasks.search_match_lead", acks_late=True, autoretry_for=TRANSIENT,
+             retry_backoff=2, retry_backoff_max=120, max_retries=20)
+def search_match_lead(lead_id: int) -> dict:
+    """The face check of a street lead (the reporter waits for it: same queue, same index)."""
+    try:
+        return matching.match_lead(int(lead_id), current_app.config["HUIJIA"])
     finally:
         db.session.remove()
 
@@ -118,7 +131,10 @@ def erase_biometrics() -> int:
         ids = retention.due_for_erasure(settings.biometric_retention_days)
         for case_id in ids:
             retention.erase_case_biometrics(case_id, settings)
-        return len(ids)
+        lead_ids = retention.leads_due_for_erasure(settings.biometric_retention_days)
+        for lead_id in lead_ids:
+            retention.erase_lead_biometrics(lead_id, settings)
+        return len(ids) + len(lead_ids)
     finally:
         db.session.remove()
 

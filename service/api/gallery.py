@@ -160,6 +160,10 @@ def crop_content(sha256: str):
         raise NotFound("crop not found")
     if face.owner_kind == "case" and not _case_visible(user, face.owner_id):
         raise NotFound("crop not found")
+    if face.owner_kind == "lead":
+        from ..services.leads import get_lead
+
+        get_lead(user, face.owner_id)  # NotFound for another station
     path = media_path(_settings().media_dir, sha256, "jpg")
     if not path.exists():
         raise NotFound("crop not found")

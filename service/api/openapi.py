@@ -178,6 +178,7 @@ def spec() -> dict:
             **_gallery_paths(bearer),
             **_search_paths(bearer),
             **_supervisor_paths(bearer),
+            **_lead_paths(bearer),
             "/api/v1/photos/{sha256}": {
                 "get": {
                     "security": bearer,
@@ -363,4 +364,82 @@ def _supervisor_paths(bearer) -> dict:
             query("status", {"type": "string", "enum": ["open", "found", "closed"]})],
             "responses": {"200": {"description": "missing-person reports as PFIF 1.4 or CSV", "content": exchange},
                           **_errors(401, 403, 422)}}},
+    }
+
+
+def _lead_paths(bearer) -> dict:
+    """Street leads, patrols and campaigns (reporters: their own leads, and only whether a face is known)."""
+    from ..domain import leads as rules
+
+    path_id = lambda name: {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}  # noqa: E731
+    json_body = lambda props, required=(): {"required": True, "content": {"application/json": {"schema": {  # noqa: E731
+        "type": "object", "properties": props, **({"required": list(required)} if required else {})}}}}
+    text = lambda n: {"type": "string", "maxLength": n}  # noqa: E731
+    lead = [path_id("lead_id")]
+    lead_fields = {
+        "source": {"type": "string", "enum": list(rules.SOURCES)},
+        "seen_at": {"type": "string", "format": "date-time"},
+        "place": text(200), "description": text(2000),
+        "lat": {"type": "number", "minimum": -90, "maximum": 90},
+        "lng": {"type": "number", "minimum": -180, "maximum": 180},
+        "accuracy_m": {"type": "number", "minimum": 0},
+        "urgency": {"type": "array", "items": {"type": "string", "enum": list(rules.URGENCY_FLAGS)}},
+        "idempotency_key": text(64),
+        "photos": {"type": "array", "maxItems": 3, "items": {"type": "string", "format": "binary"}},
+    }
+    answer = lambda text_: {"200": {"description": text_}}  # noqa: E731
+    return {
+        "/api/v1/leads": {
+            "post": {"security": bearer, "parameters": [
+                {"name": "Idempotency-Key", "in": "header", "schema": {"type": "string", "maxLength": 64}}],
+                "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                    "type": "object", "properties": lead_fields}}}},
+                "responses": {"201": {"description": "the lead (a reporter sees the reporter's view: face check "
+                                                     "known / not_known, never who)"},
+                              **answer("the lead already sent with this key"),
+                              **_errors(400, 401, 403, 409, 413, 415, 422, 429)}},
+            "get": {"security": bearer, "parameters": [
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(rules.STATUSES)}},
+                {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
+                {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+                "responses": {**answer("reporters: their own leads; staff: their station's"), **_errors(401, 403, 422)}},
+        },
+        "/api/v1/leads/{lead_id}": {"get": {"security": bearer, "parameters": lead,
+                                            "responses": {**answer("the lead"), **_errors(401, 403, 404)}}},
+        "/api/v1/leads/{lead_id}/assign": {"post": {
+            "security": bearer, "parameters": lead, "requestBody": json_body({"team": text(80)}, ["team"]),
+            "responses": {**answer("dispatched"), **_errors(400, 401, 403, 404, 409, 422)}}},
+        "/api/v1/leads/{lead_id}/on-site": {"post": {
+            "security": bearer, "parameters": lead,
+            "responses": {**answer("team on site"), **_errors(401, 403, 404, 409, 422)}}},
+        "/api/v1/leads/{lead_id}/close": {"post": {
+            "security": bearer, "parameters": lead,
+            "requestBody": json_body({"outcome": {"type": "string", "enum": [o for o in rules.OUTCOMES if o != "brought_in"]},
+                                      "note": text(2000)}, ["outcome"]),
+            "responses": {**answer("closed"), **_errors(400, 401, 403, 404, 409, 422)}}},
+        "/api/v1/leads/{lead_id}/arrival": {"post": {
+            "security": bearer, "parameters": lead,
+            "requestBody": json_body({k: v for k, v in _case_fields().items()}),
+            "responses": {"201": {"description": "the arrival (case) with the lead's photos and position"},
+                          **answer("the arrival this lead already became"),
+                          **_errors(400, 401, 403, 404, 409, 413, 415, 422, 507)}}},
+        "/api/v1/patrols": {"post": {
+            "security": bearer,
+            "requestBody": json_body({"team": text(80), "area": text(200), "started_at": {"type": "string", "format": "date-time"},
+                                      "ended_at": {"type": "string", "format": "date-time"},
+                                      "people_contacted": {"type": "integer", "minimum": 0, "maximum": 1000},
+                                      "people_brought_in": {"type": "integer", "minimum": 0, "maximum": 1000},
+                                      "note": text(2000)}, ["team"]),
+            "responses": {"201": {"description": "the patrol run"}, **_errors(400, 401, 403, 422)}}},
+        "/api/v1/campaigns": {
+            "get": {"security": bearer, "responses": {**answer("campaigns of the station"), **_errors(401, 403)}},
+            "post": {"security": bearer, "requestBody": json_body({
+                "name": text(120), "kind": {"type": "string", "enum": list(rules.CAMPAIGN_KINDS)},
+                "starts_on": {"type": "string", "format": "date"}, "ends_on": {"type": "string", "format": "date"},
+                "area": text(200), "note": text(2000)}, ["name", "starts_on", "ends_on"]),
+                "responses": {"201": {"description": "the campaign"}, **_errors(400, 401, 403, 422)}},
+        },
+        "/api/v1/campaigns/{campaign_id}": {"get": {
+            "security": bearer, "parameters": [path_id("campaign_id")],
+            "responses": {**answer("leads, patrols and arrivals during the campaign"), **_errors(401, 403, 404)}}},
     }

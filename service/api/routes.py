@@ -6,6 +6,7 @@ from sqlalchemy import select, text
 from werkzeug.exceptions import HTTPException
 
 from ..domain.errors import DomainError, InvalidValue, NotFound
+from ..domain.identity import has_id_in
 from ..extensions import db, limiter
 from ..models import Photo
 from ..services import audit
@@ -122,9 +123,12 @@ def cases_index():
 def case_detail(case_id: int):
     user = current_api_user()
     case = get_case(user, case_id)
-    reveal = request.args.get("reveal") == "id_number" and bool(case.id_number)
+    asked = request.args.get("reveal") == "id_number"
+    body = case_json(case, reveal_id=asked)
+    # Revealed when the answer holds a full ID number: the structured one or one typed into free text.
+    reveal = asked and (bool(case.id_number) or has_id_in(body))
     audit.record_now(user.id, "case.view", "case", case.id, {"via": "api", "id_number": "revealed" if reveal else "masked"}, request.remote_addr)
-    return jsonify(case_json(case, reveal_id=reveal))
+    return jsonify(body)
 
 
 @api_bp.patch("/cases/<int:case_id>")
@@ -143,6 +147,10 @@ def photo_content(sha256: str):
         try:
             if candidate.case_id is not None:
                 get_case(user, candidate.case_id)
+            elif candidate.lead_id is not None:
+                from ..services.leads import get_lead
+
+                get_lead(user, candidate.lead_id)
             row = candidate
             break
         except NotFound:

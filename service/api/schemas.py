@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from ..domain.identity import mask_id_number
+from ..domain.identity import mask_id_number, mask_ids_in
 from ..models import Case, Photo
 from ..services.cases import days_stranded
 
@@ -54,6 +54,8 @@ def _masked_exit(details: dict | None) -> dict | None:
 
 
 def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> dict:
+    """The case as the API shows it. Unless `reveal_id`, the ID number and every ID-shaped number a clerk typed
+    into free text (marks, description, notes, ...) are masked; the collector's ID number is always masked."""
     body = {
         "id": case.id,
         "case_no": case.case_no,
@@ -70,7 +72,6 @@ def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> di
     }
     for field in PERSON_FIELDS if not brief else ("name", "gender", "age_min", "age_max", "categories", "found_place"):
         body[field] = iso(getattr(case, field))
-    body["id_number"] = (case.id_number if reveal_id else mask_id_number(case.id_number)) or None
     body["photos"] = [photo_json(p) for p in case.photos]
     if not brief:
         from .search import channel_json as channel_view_json
@@ -81,6 +82,9 @@ def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> di
         body["timeline"] = [
             {"at": iso(e.at), "kind": e.kind, "data": e.data, "user_id": e.user_id} for e in case.events
         ]
+    if not reveal_id:
+        body = mask_ids_in(body)
+    body["id_number"] = (case.id_number if reveal_id else mask_id_number(case.id_number)) or None
     return body
 
 
@@ -135,8 +139,9 @@ def candidate_json(row, seen_from: str = "case") -> dict:
         "band": row.band,
         "status": row.status,
         "engine": row.engine,
-        "evidence": row.evidence or {},
-        "note": row.note,
+        # The evidence quotes both sides' free text (marks, places): ID-shaped numbers in it stay masked here.
+        "evidence": mask_ids_in(row.evidence or {}),
+        "note": mask_ids_in(row.note),
         "decided_at": iso(row.decided_at),
     }
     if row.kind == "gallery":

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from ..domain.errors import InvalidValue
+from ..domain.identity import mask_ids_in
 from ..extensions import db
 from ..models import Case
 from ..services import alerts, search
@@ -36,7 +37,8 @@ def channel_json(view: dict) -> dict:
 @api_role("staff")
 def channels_index(case_id: int):
     case = get_case(current_api_user(), case_id)
-    return jsonify({"items": [channel_json(v) for v in search.channels_view(case)]})
+    # Step notes are free text: ID-shaped numbers in them are masked (the case detail can reveal them, audited).
+    return jsonify({"items": mask_ids_in([channel_json(v) for v in search.channels_view(case)])})
 
 
 @api_bp.post("/cases/<int:case_id>/channels/<channel>/events")

@@ -8,6 +8,10 @@ from datetime import date
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
+# 15- or 18-character resident ID numbers (the last may be X), wherever a clerk typed one in free text.
+ID_SHAPED = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+# What files and public notices write instead of such a number (views mask it instead, see mask_ids_in).
+ID_REDACTED = "[ID removed]"
 
 
 class InvalidIdNumber(ValueError):
@@ -52,3 +56,35 @@ def mask_id_number(number: str | None) -> str:
     if not number:
         return ""
     return number[:3] + "*" * (len(number) - 7) + number[-4:]
+
+
+def scrub_ids(text: str) -> str:
+    """`text` with every ID-shaped number removed (for files and public notices, which never reveal)."""
+    return ID_SHAPED.sub(ID_REDACTED, text)
+
+
+def mask_ids_in(value):
+    """`value` with every ID-shaped number in its text masked as mask_id_number masks the structured one.
+
+    Strings are masked; dicts (their values), lists and tuples are walked; anything else is returned as it is.
+    """
+    if isinstance(value, str):
+        return ID_SHAPED.sub(lambda m: mask_id_number(m.group()), value)
+    if isinstance(value, dict):
+        return {key: mask_ids_in(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_ids_in(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(mask_ids_in(item) for item in value)
+    return value
+
+
+def has_id_in(value) -> bool:
+    """Whether any text in `value` (walked like mask_ids_in) holds an ID-shaped number."""
+    if isinstance(value, str):
+        return ID_SHAPED.search(value) is not None
+    if isinstance(value, dict):
+        return any(has_id_in(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(has_id_in(item) for item in value)
+    return False

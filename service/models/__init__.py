@@ -2,6 +2,7 @@
 from .audit import AuditEntry
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
+from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
 from .search import DeadlineAlert, FamilyContact
@@ -12,6 +13,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "CandidateMatch",
+    "Campaign",
     "Case",
     "CaseEvent",
     "ChannelEvent",
@@ -20,7 +22,9 @@ __all__ = [
     "Face",
     "GalleryReport",
     "Job",
+    "Lead",
     "Notice",
+    "PatrolRun",
     "Photo",
     "ROLES",
     "SearchChannel",

@@ -89,11 +89,13 @@ class Photo(db.Model):
     __table_args__ = (
         UniqueConstraint("case_id", "sha256", name="uq_photo_case_sha256"),
         UniqueConstraint("report_id", "sha256", name="uq_photo_report_sha256"),
+        UniqueConstraint("lead_id", "sha256", name="uq_photo_lead_sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("gallery_report.id"), index=True)
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("street_lead.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     mime: Mapped[str] = mapped_column(String(40))
     size_bytes: Mapped[int]
@@ -112,6 +114,7 @@ class Photo(db.Model):
 
     case: Mapped[Case | None] = relationship(back_populates="photos")
     report: Mapped["GalleryReport | None"] = relationship(back_populates="photos")  # noqa: F821
+    lead: Mapped["Lead | None"] = relationship(back_populates="photos")  # noqa: F821
 
 
 class CaseEvent(db.Model):

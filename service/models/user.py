@@ -10,8 +10,9 @@ from ..extensions import db
 from .station import Station
 from .types import UTCDateTime
 
-ROLES = ("staff", "supervisor", "admin")
-ROLE_RANK = {"staff": 1, "supervisor": 2, "admin": 3}
+# A reporter (patrol member, partner volunteer, driver) only sends street leads and sees their own.
+ROLES = ("reporter", "staff", "supervisor", "admin")
+ROLE_RANK = {"reporter": 0, "staff": 1, "supervisor": 2, "admin": 3}
 
 
 class User(UserMixin, db.Model):
@@ -23,6 +24,9 @@ class User(UserMixin, db.Model):
     role: Mapped[str] = mapped_column(String(16))
     station_id: Mapped[int | None] = mapped_column(ForeignKey("station.id"))
     email: Mapped[str | None] = mapped_column(String(120))  # where deadline alerts go
+    # Reporters: who they are for the dispatch desk (patrol, volunteer, driver...) and how to call them.
+    reporter_source: Mapped[str | None] = mapped_column(String(20))
+    phone: Mapped[str | None] = mapped_column(String(40))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Bumped on password change or forced logout: old sessions stop working.
     session_version: Mapped[int] = mapped_column(default=1, server_default="1")
@@ -39,7 +43,7 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_version}"
 
     def has_role(self, role: str) -> bool:
-        return ROLE_RANK.get(self.role, 0) >= ROLE_RANK[role]
+        return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[role]
 
 
 class ApiToken(db.Model):

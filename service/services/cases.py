@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, false, func, or_, select
 
 from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
@@ -23,6 +23,8 @@ MAX_PER_PAGE = 200
 def visible_cases(actor: User) -> Select:
     """Admins see every station; everyone else sees their own station's cases."""
     query = select(Case)
+    if not actor.has_role("staff"):  # reporters send street leads and see nothing else
+        return query.where(false())
     if actor.role != "admin":
         query = query.where(Case.station_id == actor.station_id)
     return query

@@ -47,7 +47,11 @@ def analyse(jpeg: bytes, settings) -> FaceResult:
 
 
 def owner_of(photo: Photo) -> tuple[str, int]:
-    return ("case", photo.case_id) if photo.case_id is not None else ("report", photo.report_id)
+    if photo.case_id is not None:
+        return "case", photo.case_id
+    if photo.lead_id is not None:
+        return "lead", photo.lead_id
+    return "report", photo.report_id
 
 
 def write_faces(photo: Photo, result: FaceResult) -> list[Face]:

@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 MATCH_CASE = "workers.tasks.search_match_case"
 MATCH_REPORT = "workers.tasks.search_match_report"
+MATCH_LEAD = "workers.tasks.search_match_lead"
+# Owners whose faces are searched for: a street lead's face is a probe only, never a gallery entry.
+INDEXED_KINDS = ("case", "report")
 TOP_K = 50  # hits per probe face; fusion and gates decide which become candidates
 CLOSED_CASE_STATES = ("returned", "deceased")
 
@@ -35,6 +38,8 @@ _caches_lock = threading.Lock()
 def queue_for_photo(photo: Photo) -> bool:
     if photo.case_id is not None:
         return enqueue(MATCH_CASE, photo.case_id, queue="search")
+    if photo.lead_id is not None:
+        return enqueue(MATCH_LEAD, photo.lead_id, queue="search")
     return enqueue(MATCH_REPORT, photo.report_id, queue="search")
 
 
@@ -44,7 +49,8 @@ def _load_rows(engine_version: str):
     def load(since: int, limit: int):
         rows = db.session.execute(
             select(Face.id, Face.owner_kind, Face.owner_id, Face.embedding)
-            .where(Face.engine == engine_version, Face.selected.is_(True), Face.embedding.is_not(None), Face.id > since)
+            .where(Face.engine == engine_version, Face.selected.is_(True), Face.embedding.is_not(None), Face.id > since,
+                   Face.owner_kind.in_(INDEXED_KINDS))
             .order_by(Face.id)
             .limit(limit)
         ).all()
@@ -266,6 +272,57 @@ def match_report(report_id: int, settings, now=None) -> dict:
     log.info("event=match_report report_id=%s probes=%d outcomes=%s ms=%d", report_id, len(probes), outcomes,
              (time.monotonic() - started) * 1000)
     return {"report_id": report_id, "probes": len(probes), **outcomes}
+
+
+def _lead_photos_pending(lead_id: int) -> bool:
+    return db.session.scalar(select(Photo.id).where(Photo.lead_id == lead_id, Photo.status == "pending").limit(1)) is not None
+
+
+def match_lead(lead_id: int, settings, now=None) -> dict:
+    """The face check of a street lead: is this person an earlier arrival, or in a missing-person report?
+
+    Writes what staff see (candidates, best first) and what the reporter may see (known / not known)."""
+    from ..models import Lead
+    from .faces import engine_for
+
+    started = time.monotonic()
+    now = now or utcnow()
+    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id).with_for_update().execution_options(populate_existing=True))
+    if lead is None:
+        return {"lead_id": lead_id, "result": "missing"}
+    if _lead_photos_pending(lead_id):  # the last photo's own message comes back here when it is done
+        db.session.rollback()
+        return {"lead_id": lead_id, "result": "photos_pending"}
+    engine = engine_for(settings)
+    probes = _probe_faces("lead", lead_id, engine.version)
+    candidates = []
+    if probes:
+        best = _best_per_owner(index_for(engine), probes, None, None)
+        report_ids = [oid for (kind, oid) in best if kind == "report"]
+        case_ids = [oid for (kind, oid) in best if kind == "case"]
+        reports = {r.id: r for r in db.session.scalars(
+            select(GalleryReport).where(GalleryReport.id.in_(report_ids), GalleryReport.status == "open"))} if report_ids else {}
+        cases = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+        cuts = attributes.thresholds(engine)["adult"]
+        for (kind, owner_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
+            if hit.distance > cuts[1] or (kind == "report" and owner_id not in reports) or (kind == "case" and owner_id not in cases):
+                continue
+            candidates.append({
+                "kind": "gallery" if kind == "report" else "previous_arrival",
+                "report_id": owner_id if kind == "report" else None,
+                "case_id": owner_id if kind == "case" else None,
+                "face_distance": round(hit.distance, 4),
+                "band": "likely" if hit.distance <= cuts[0] else "possible",
+                "lead_face_id": hit.probe_face_id,
+                "other_face_id": hit.other_face_id,
+            })
+    lead.face_candidates = candidates[:10]
+    lead.face_check = "known" if candidates else ("not_known" if probes else "no_face")
+    lead.face_checked_at = now
+    db.session.commit()
+    log.info("event=match_lead lead_id=%s probes=%d candidates=%d ms=%d", lead_id, len(probes), len(candidates),
+             (time.monotonic() - started) * 1000)
+    return {"lead_id": lead_id, "probes": len(probes), "candidates": len(candidates), "face_check": lead.face_check}
 
 
 def drop_faces(face_ids) -> None:

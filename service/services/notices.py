@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from ..domain.channels import NoticeNeedsApproval
 from ..domain.errors import Conflict, Forbidden, InvalidValue
 from ..domain.fusion import provinces_in
+from ..domain.identity import scrub_ids
 from ..domain.intake import age_bounds, age_on
 from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
 from ..extensions import db
@@ -278,6 +279,10 @@ def notice_fields(case: Case, on: date | None = None) -> dict:
         "station": station,
         "photo_id": photo.id if photo else None,
     }
+    # A clerk may have typed an ID number into any of these texts: the public never sees one.
+    for key in ("name", "build", "marks", "clothing", "dialect", "hometown_hint", "found_place"):
+        if fields[key]:
+            fields[key] = scrub_ids(fields[key])
     fields["description"] = _public_description(case, fields)
     return fields
 

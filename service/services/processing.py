@@ -174,3 +174,17 @@ def stale_matching(older_than_seconds: int, limit: int = 500) -> tuple[list[int]
         )))
     db.session.rollback()
     return found[0], found[1]
+
+
+def stale_lead_checks(older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Street leads whose photos are done but whose face check never ran (lost message)."""
+    from ..models import Lead
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    pending_photo = select(Photo.id).where(Photo.lead_id == Lead.id, Photo.status == "pending").exists()
+    ids = list(db.session.scalars(
+        select(Lead.id).where(Lead.face_check == "pending", Lead.updated_at < cutoff, ~pending_photo)
+        .order_by(Lead.id).limit(limit)
+    ))
+    db.session.rollback()
+    return ids

@@ -30,14 +30,33 @@ def due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int
     ))
 
 
+def leads_due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int]:
+    """Street leads closed longer ago than the retention period that still hold face templates."""
+    from ..models import Lead
+
+    cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    has_faces = select(Face.id).join(Photo, Photo.id == Face.photo_id).where(Photo.lead_id == Lead.id).exists()
+    return list(db.session.scalars(
+        select(Lead.id).where(Lead.status == "closed", Lead.closed_at < cutoff, has_faces).order_by(Lead.id).limit(limit)))
+
+
+def erase_lead_biometrics(lead_id: int, settings, actor_id: int | None = None) -> dict:
+    """A closed lead's face templates go like a returned person's (its photo stays for the record)."""
+    return _erase(Photo.lead_id, "lead", lead_id, settings, actor_id)
+
+
 def erase_case_biometrics(case_id: int, settings, actor_id: int | None = None) -> dict:
     """Delete the case's face rows and crop files (idempotent); logged in the audit trail."""
-    photo_ids = select(Photo.id).where(Photo.case_id == case_id)
+    return _erase(Photo.case_id, "case", case_id, settings, actor_id)
+
+
+def _erase(owner_column, kind: str, owner_id: int, settings, actor_id: int | None) -> dict:
+    photo_ids = select(Photo.id).where(owner_column == owner_id)
     faces = db.session.scalars(select(Face).where(Face.photo_id.in_(photo_ids))).all()
     crops = {f.crop_sha256 for f in faces if f.crop_sha256}
     face_ids = [f.id for f in faces]
     db.session.execute(delete(Face).where(Face.id.in_(face_ids)))
-    audit.record(actor_id, "biometric.erase", "case", case_id, {"faces": len(face_ids), "crops": len(crops)})
+    audit.record(actor_id, "biometric.erase", kind, owner_id, {"faces": len(face_ids), "crops": len(crops)})
     db.session.commit()
     removed = 0
     for sha in crops:
@@ -47,8 +66,8 @@ def erase_case_biometrics(case_id: int, settings, actor_id: int | None = None) -
             if path.exists():
                 path.unlink()
                 removed += 1
-    log.info("event=biometric_erased case_id=%s faces=%d crop_files=%d", case_id, len(face_ids), removed)
+    log.info("event=biometric_erased kind=%s owner_id=%s faces=%d crop_files=%d", kind, owner_id, len(face_ids), removed)
     from .matching import drop_faces
 
     drop_faces(face_ids)
-    return {"case_id": case_id, "faces": len(face_ids), "crop_files": removed}
+    return {f"{kind}_id": owner_id, "faces": len(face_ids), "crop_files": removed}

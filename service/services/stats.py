@@ -23,6 +23,7 @@ from ..extensions import db
 from ..models import CandidateMatch, Case, GalleryReport, User
 from ..models.types import utcnow
 from .cases import visible_cases
+from .campaigns import lead_summary
 from .reports import visible_reports
 
 DEFAULT_DAYS = 182  # about six months when no range is given
@@ -216,4 +217,6 @@ def summary(actor: User, rng: DateRange, station_id: int | None = None, now: dat
         "stranded_days": stranded_histogram(actor, station_id, now),
         "face_precision": face_precision(actor, rng, station_id),
         "gallery_coverage": gallery_coverage(actor),
+        # Street leads (一小时救助圈): share answered within an hour, medians, by source, per campaign.
+        "leads": lead_summary(actor, rng.start_at, rng.end_before, station_id, now),
     }

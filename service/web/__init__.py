@@ -21,9 +21,10 @@ def register_web(app: Flask) -> None:
     from .notices import bp as notices_bp
     from .search import bp as search_bp
     from .supervisor import bp as supervisor_bp
+    from .leads import bp as leads_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, search_bp, notices_bp, supervisor_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, search_bp, notices_bp, supervisor_bp, leads_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -48,14 +49,17 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        from ..models.types import utcnow
         from ..services.cases import days_stranded
 
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
-                "faces_of": faces_of, "case_days": days_stranded}
+                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow}
 
     @app.get("/")
-    @role_required("staff")
+    @role_required("reporter")
     def index():
+        if not current_user.has_role("staff"):  # reporters only send street leads
+            return redirect(url_for("leads.report_form"))
         return redirect(url_for("cases.list_cases"))
 
     for code in (400, 403, 404, 405, 413, 429, 500, 503):

@@ -32,7 +32,7 @@ def _login_limit() -> str:
 def _safe_next(target: str | None) -> str:
     if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
         return target
-    return url_for("cases.list_cases")
+    return url_for("index")
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ..domain.errors import DomainError, NotFound
 from ..domain.intake import CATEGORIES
-from ..domain.identity import mask_id_number
+from ..domain.identity import has_id_in, mask_id_number, mask_ids_in
 from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
 from ..domain import channels as channel_rules
 from ..domain import lifecycle
@@ -69,18 +69,36 @@ def _load(case_id: int):
         abort(404)
 
 
+class FreeText:
+    """Free text as a page shows it (`free(value)` in templates): ID-shaped numbers a clerk typed are masked
+    like the ID number, or shown as typed when the user asked to reveal; it notes what it masked or showed."""
+
+    def __init__(self, reveal: bool = False):
+        self.reveal, self.masked_any, self.revealed_any = reveal, False, False
+
+    def __call__(self, value):
+        if not has_id_in(value):
+            return value
+        if self.reveal:
+            self.revealed_any = True
+            return value
+        self.masked_any = True
+        return mask_ids_in(value)
+
+
 @bp.get("/cases/<int:case_id>")
 @role_required("staff")
 def show_case(case_id: int):
     case = _load(case_id)
-    reveal = request.args.get("reveal") == "id" and bool(case.id_number)
-    audit_view("case.view", "case", case.id, {"id_number": "revealed" if reveal else "masked"})
-    return render_template(
+    asked = request.args.get("reveal") == "id"
+    free = FreeText(reveal=asked)
+    page = render_template(
         "cases/show.html",
         case=case,
         days=days_stranded(case),
-        id_display=case.id_number if reveal else mask_id_number(case.id_number),
-        revealed=reveal,
+        id_display=case.id_number if asked else mask_id_number(case.id_number),
+        revealed=asked,
+        free=free,
         candidates=review.candidates_of_case(current_user, case),
         channel_views=search.channels_view(case),
         contacts=search.family_contacts(case),
@@ -91,6 +109,10 @@ def show_case(case_id: int):
         searching_states=deadline_rules.SEARCHING,
         open_states=lifecycle.OPEN_STATES,
     )
+    # Audited after rendering, so "revealed" means the page holds a full ID number (structured or typed in free text).
+    reveal = asked and (bool(case.id_number) or free.revealed_any)
+    audit_view("case.view", "case", case.id, {"id_number": "revealed" if reveal else "masked"})
+    return page
 
 
 @bp.post("/cases/<int:case_id>/photos")

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain.errors import DomainError
+from ..domain.errors import DomainError, NotFound
+from ..extensions import db
+from ..services import leads
 from ..domain.intake import CATEGORIES, GENDERS, REFERRALS
 from ..services.intake import register_arrival
 from .access import client_ip, role_required
@@ -16,11 +18,12 @@ from .forms import case_fields_from_form, uploads_from
 bp = Blueprint("intake", __name__)
 
 
-def render_form(values: dict, error: DomainError | None = None, status: int = 200):
+def render_form(values: dict, error: DomainError | None = None, status: int = 200, lead=None):
     return (
         render_template(
             "cases/intake.html",
             values=values,
+            lead=lead,
             error=error,
             categories=CATEGORIES,
             genders=GENDERS,
@@ -34,7 +37,18 @@ def render_form(values: dict, error: DomainError | None = None, status: int = 20
 @bp.get("/intake")
 @role_required("staff")
 def new_arrival():
+    lead_id = request.args.get("lead", type=int)
+    if lead_id:  # a person brought in from a street lead: the form starts from what the reporter sent
+        lead = _lead_or_404(lead_id)
+        return render_form({**leads.arrival_fields(lead), "lead_id": lead.id}, lead=lead)
     return render_form({})
+
+
+def _lead_or_404(lead_id: int):
+    try:
+        return leads.get_lead(current_user, lead_id)
+    except NotFound:
+        abort(404)
 
 
 @bp.post("/intake")
@@ -42,6 +56,9 @@ def new_arrival():
 def create_arrival():
     raw = case_fields_from_form(request)
     settings = current_app.config["HUIJIA"]
+    lead_id = request.form.get("lead_id", type=int)
+    if lead_id:
+        return _arrival_from_lead(_lead_or_404(lead_id), raw, settings)
     try:
         reg = register_arrival(
             current_user,
@@ -63,3 +80,15 @@ def create_arrival():
     else:
         flash(_("Saved. Photos are being processed."), "success")
     return redirect(url_for("cases.show_case", case_id=reg.case.id))
+
+
+def _arrival_from_lead(lead, raw: dict, settings):
+    try:
+        case, created = leads.convert_to_arrival(current_user, lead.id, raw, uploads_from(request), settings, client_ip())
+    except DomainError as exc:
+        db.session.rollback()
+        values = {**dict(request.form), "categories": request.form.getlist("categories"), "lead_id": lead.id}
+        return render_form(values, exc, getattr(exc, "status", 422), lead=lead)
+    flash(_("Saved. The lead is closed as brought in; its photos and position are on the case.") if created
+          else _("This lead was already registered; showing its case."), "success" if created else "info")
+    return redirect(url_for("cases.show_case", case_id=case.id))

@@ -50,4 +50,13 @@ LABELS = [
     _l("outcome.reached"), _l("outcome.no_answer"), _l("outcome.refused"), _l("outcome.will_pick_up"), _l("outcome.other"),
     _l("status"), _l("reason"), _l("kind"), _l("type"), _l("collector_id_number"), _l("collector_name"), _l("relation"), _l("destination"),
     _l("receiving_office"), _l("handover_person"), _l("method"), _l("outcome"), _l("channel"), _l("fields"),
+    # street leads, patrols, campaigns (templates build these keys from values)
+    _l("lead.open"), _l("lead.assigned"), _l("lead.on_site"), _l("lead.closed"), _l("outcome.brought_in"),
+    _l("outcome.refused_help"), _l("outcome.not_found"), _l("outcome.referred_police"),
+    _l("outcome.referred_hospital"), _l("outcome.duplicate"), _l("outcome.open"), _l("outcome.closed"),
+    _l("check.pending"), _l("check.known"), _l("check.not_known"), _l("check.no_face"), _l("urgency.injured"),
+    _l("urgency.cold"), _l("urgency.heat"), _l("urgency.minor"), _l("urgency.elderly"), _l("urgency.mental"),
+    _l("source.patrol"), _l("source.grid_worker"), _l("source.social_worker"), _l("source.volunteer"),
+    _l("source.driver"), _l("source.citizen"), _l("source.police"), _l("source.other"), _l("campaign.cold_wave"),
+    _l("campaign.heat_wave"), _l("campaign.holiday"), _l("campaign.other"), _l("reporter"),
 ]

@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Face, Photo
 from ..services.cases import get_case
 from ..services.intake import photo_file
+from ..services.leads import get_lead
 from ..services.photos import media_path
 from .access import audit_view, role_required
 
@@ -23,6 +24,9 @@ def visible_photo(sha256: str) -> Photo | None:
         if row.report_id is not None:
             return row
         try:
+            if row.lead_id is not None:  # a street lead's photo: staff of the lead's station
+                get_lead(current_user, row.lead_id)
+                return row
             get_case(current_user, row.case_id)
             return row
         except NotFound:
@@ -39,7 +43,7 @@ def photo(sha256: str):
     path = photo_file(current_app.config["HUIJIA"].media_dir, row)
     if not path.exists():
         abort(404)
-    audit_view("photo.view", "photo", row.id, {"case_id": row.case_id, "report_id": row.report_id})
+    audit_view("photo.view", "photo", row.id, {"case_id": row.case_id, "report_id": row.report_id, "lead_id": row.lead_id})
     mimetype = "image/jpeg" if row.normalized_sha256 else row.mime
     return send_file(path, mimetype=mimetype, max_age=0, conditional=True)
 

@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..domain.errors import DomainError, NotFound
+from ..domain.identity import mask_ids_in
 from ..extensions import db
 from ..models import CandidateMatch, Face, Photo
 from ..services import review
@@ -45,7 +46,7 @@ def show(candidate_id: int):
         .order_by(CandidateMatch.band.desc(), CandidateMatch.score.desc(), CandidateMatch.id).limit(1)
     )
     return render_template("review/show.html", row=row, case_face=case_face, other_face=other_face,
-                           other_photos=other_photos, next_row=next_row)
+                           other_photos=other_photos, next_row=next_row, free=mask_ids_in)
 
 
 @bp.post("/review/<int:candidate_id>")

@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 
 from service.domain.errors import InvalidValue
-from service.domain.identity import InvalidIdNumber, check_digit, mask_id_number, parse_id_number
+from service.domain.identity import (InvalidIdNumber, check_digit, has_id_in, mask_id_number, mask_ids_in, parse_id_number,
+                                     scrub_ids)
 from service.domain.intake import age_on, derived_categories, validate_age_range
 
 
@@ -43,6 +44,17 @@ def test_invalid_numbers(number, reason):
 def test_mask_keeps_region_prefix_and_last_four():
     assert mask_id_number("11010519491231002X") == "110***********002X"
     assert mask_id_number(None) == ""
+
+
+def test_id_numbers_typed_into_free_text_are_masked_like_the_id_number_or_scrubbed():
+    text = "左臂有字11010519491231002X，旧证 110105491231002；电话 13800138000，编号 A110105194912310021"
+    assert mask_ids_in(text) == "左臂有字110***********002X，旧证 110********1002；电话 13800138000，编号 A110105194912310021"
+    assert scrub_ids(text) == "左臂有字[ID removed]，旧证 [ID removed]；电话 13800138000，编号 A110105194912310021"
+    nested = {"marks": text, "n": 3, "items": [{"note": "x 320102199003071239"}, None], "pair": ("11010519491231002x",)}
+    assert mask_ids_in(nested) == {"marks": mask_ids_in(text), "n": 3, "items": [{"note": "x 320***********1239"}, None],
+                                   "pair": ("110***********002x",)}
+    assert has_id_in(nested) and has_id_in(text) and not has_id_in(mask_ids_in(nested))
+    assert not has_id_in({"phone": "13800138000", "n": 110105194912310021, "none": None})
 
 
 @pytest.mark.parametrize(

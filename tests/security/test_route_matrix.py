@@ -1,6 +1,6 @@
 """Route × role matrix, generated from the app's URL map: a new route without a role check fails here.
 
-For every rule, every method and every identity (anonymous, staff, supervisor, admin), the least
+For every rule, every method and every identity (anonymous, reporter, staff, supervisor, admin), the least
 role is read from the view's `required_role` (set by `role_required` / `api_role`). Anonymous must
 be refused (401 envelope for the API, a redirect to the login page for pages), a role below the
 least one must get 403, and a role at or above it must get past the check (whatever the handler
@@ -16,8 +16,8 @@ import pytest
 
 from tests.conftest import login
 
-ROLES = ("staff", "supervisor", "admin")
-RANK = {None: 0, "staff": 1, "supervisor": 2, "admin": 3}
+ROLES = ("reporter", "staff", "supervisor", "admin")
+RANK = {None: 0, "reporter": 0.5, "staff": 1, "supervisor": 2, "admin": 3}
 # Reachable without logging in, each for a reason; anything else public fails the matrix.
 PUBLIC = {
     "static": "CSS and JS of the pages",
@@ -29,7 +29,7 @@ PUBLIC = {
 }
 LOGIN_ONLY = {"auth.logout": "any logged-in user may log out"}
 PLACEHOLDERS = {"channel": "portal", "kind": "extension_approved", "fmt": "png", "code": "en"}
-USERNAMES = {"staff": "staff1", "supervisor": "super1", "admin": "admin1"}
+USERNAMES = {"reporter": "reporter1", "staff": "staff1", "supervisor": "super1", "admin": "admin1"}
 
 
 def _url(rule) -> str:

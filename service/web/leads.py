@@ -1,0 +1,284 @@
+"""Street leads: the reporters' phone page, the dispatch desk, patrols, campaigns, reporter accounts."""
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+
+from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+
+from ..domain import leads as lead_rules
+from ..domain.errors import DomainError, InvalidValue, NotFound
+from ..extensions import db, limiter
+from ..models import Case, Face, GalleryReport, Lead, User
+from ..services import audit, campaigns, leads
+from ..services.exports import safe_cell
+from ..services.users import create_user
+from .access import audit_view, client_ip, role_required
+from .forms import uploads_from
+
+bp = Blueprint("leads", __name__)
+
+
+def _lead_limit() -> str:
+    return current_app.config["HUIJIA"].lead_rate_limit
+
+
+def _per_user() -> str:
+    return f"user:{current_user.get_id()}" if current_user.is_authenticated else request.remote_addr or "-"
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _lead(lead_id: int):
+    try:
+        return leads.get_lead(current_user, lead_id)
+    except NotFound:
+        abort(404)
+
+
+# --- the reporter's phone page --------------------------------------------------------------------
+
+@bp.get("/report")
+@role_required("reporter")
+def report_form():
+    return render_template("leads/report.html", flags=lead_rules.URGENCY_FLAGS, sources=lead_rules.SOURCES,
+                           idempotency_key=uuid.uuid4().hex)
+
+
+@bp.post("/report")
+@role_required("reporter")
+@limiter.limit(_lead_limit, key_func=_per_user)
+def report_submit():
+    raw = {k: request.form.get(k) for k in ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")}
+    raw["urgency"] = request.form.getlist("urgency")
+    try:
+        result = leads.report_lead(current_user, raw, uploads_from(request), current_app.config["HUIJIA"],
+                                   idempotency_key=request.form.get("idempotency_key"), ip=client_ip())
+    except DomainError as exc:
+        db.session.rollback()
+        status = getattr(exc, "status", 422)
+        if _wants_json():
+            return jsonify({"error": {"code": getattr(exc, "code", "invalid_value"), "message": exc.message,
+                                      "field": exc.field}}), status
+        flash(f"{_('Not sent')}: {exc.message}", "error")
+        return redirect(url_for("leads.report_form"))
+    url = url_for("leads.my_lead", lead_id=result.lead.id)
+    if _wants_json():
+        return jsonify({"id": result.lead.id, "created": result.created, "url": url}), 201 if result.created else 200
+    flash(_("Sent. The station has your report."), "success")
+    return redirect(url)
+
+
+@bp.get("/report/mine")
+@role_required("reporter")
+def my_leads():
+    mine = leads.visible_leads(current_user).where(Lead.reporter_id == current_user.id)
+    rows = [leads.reporter_view(lead) for lead in db.session.scalars(mine.order_by(Lead.reported_at.desc()).limit(50))]
+    return render_template("leads/mine.html", rows=rows)
+
+
+@bp.get("/report/<int:lead_id>")
+@role_required("reporter")
+def my_lead(lead_id: int):
+    lead = _lead(lead_id)
+    if lead.reporter_id != current_user.id:
+        abort(404)  # staff open the dispatch page; this page is the reporter's own view
+    return render_template("leads/mine_one.html", lead=leads.reporter_view(lead))
+
+
+# --- the dispatch desk ----------------------------------------------------------------------------
+
+def _marker(lead) -> dict:
+    return {"id": lead.id, "lat": lead.lat, "lng": lead.lng, "status": lead.status, "urgency": lead.urgency or [],
+            "place": lead.place or "", "url": url_for("leads.dispatch_lead", lead_id=lead.id)}
+
+
+@bp.get("/dispatch")
+@role_required("staff")
+def dispatch():
+    settings = current_app.config["HUIJIA"]
+    open_rows = leads.open_leads(current_user)
+    markers = [_marker(lead) for lead in open_rows if lead.lat is not None]
+    return render_template("leads/dispatch.html", rows=open_rows, closed=leads.recent_closed(current_user, 20),
+                           markers=markers, tiles=settings.map_tile_url, attribution=settings.map_attribution,
+                           patrols=campaigns.recent_patrols(current_user, 10), times=leads.response_times)
+
+
+def _candidates(lead) -> list[dict]:
+    """What staff see of the face check: the other side's crop beside the lead's, and where it leads."""
+    out = []
+    wanted = [c[k] for c in (lead.face_candidates or []) for k in ("lead_face_id", "other_face_id") if c.get(k)]
+    faces = {f.id: f for f in db.session.scalars(select(Face).where(Face.id.in_(wanted)))} if wanted else {}
+    for c in lead.face_candidates or []:
+        mine, other = faces.get(c.get("lead_face_id")), faces.get(c.get("other_face_id"))
+        target = db.session.get(GalleryReport, c["report_id"]) if c.get("report_id") else None
+        case = db.session.get(Case, c["case_id"]) if c.get("case_id") else None
+        if case is not None and current_user.role != "admin" and case.station_id != current_user.station_id:
+            case_visible = False
+        else:
+            case_visible = case is not None
+        out.append({**c, "lead_crop": mine.crop_sha256 if mine is not None and mine.embedding is not None else None,
+                    "other_crop": other.crop_sha256 if other is not None and other.embedding is not None else None,
+                    "report": target, "case": case, "case_visible": case_visible})
+    return out
+
+
+@bp.get("/dispatch/<int:lead_id>")
+@role_required("staff")
+def dispatch_lead(lead_id: int):
+    lead = _lead(lead_id)
+    audit_view("lead.view", "lead", lead.id, {"photos": len(lead.photos)})
+    return render_template("leads/dispatch_one.html", lead=lead, candidates=_candidates(lead),
+                           outcomes=[o for o in lead_rules.OUTCOMES if o != "brought_in"],
+                           times=leads.response_times(lead, lead.case_id and db.session.get(Case, lead.case_id).arrived_at))
+
+
+def _act(lead_id: int, action, message: str):
+    try:
+        action()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"{_('Not saved')}: {exc.message}", "error")
+    else:
+        flash(message, "success")
+    return redirect(url_for("leads.dispatch_lead", lead_id=lead_id))
+
+
+@bp.post("/dispatch/<int:lead_id>/assign")
+@role_required("staff")
+def assign(lead_id: int):
+    _lead(lead_id)
+    return _act(lead_id, lambda: leads.assign(current_user, lead_id, request.form.get("team"), client_ip()),
+                _("Team dispatched."))
+
+
+@bp.post("/dispatch/<int:lead_id>/on-site")
+@role_required("staff")
+def on_site(lead_id: int):
+    _lead(lead_id)
+    return _act(lead_id, lambda: leads.mark_on_site(current_user, lead_id, client_ip()), _("Team on site."))
+
+
+@bp.post("/dispatch/<int:lead_id>/close")
+@role_required("staff")
+def close(lead_id: int):
+    _lead(lead_id)
+    return _act(lead_id, lambda: leads.close(current_user, lead_id, request.form.get("outcome"),
+                                             request.form.get("note"), client_ip()), _("Lead closed."))
+
+
+@bp.post("/patrols")
+@role_required("staff")
+def log_patrol():
+    raw = {k: request.form.get(k) for k in ("team", "area", "started_at", "ended_at", "people_contacted",
+                                             "people_brought_in", "note")}
+    try:
+        campaigns.log_patrol(current_user, raw, client_ip())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"{_('Not saved')}: {exc.message}", "error")
+    else:
+        flash(_("Patrol recorded."), "success")
+    return redirect(url_for("leads.dispatch") + "#patrols")
+
+
+# --- campaigns ------------------------------------------------------------------------------------
+
+@bp.get("/campaigns")
+@role_required("supervisor")
+def campaign_list():
+    return render_template("leads/campaigns.html", rows=campaigns.list_campaigns(current_user),
+                           kinds=lead_rules.CAMPAIGN_KINDS)
+
+
+@bp.post("/campaigns")
+@role_required("supervisor")
+def campaign_open():
+    raw = {k: request.form.get(k) for k in ("name", "kind", "starts_on", "ends_on", "area", "note")}
+    try:
+        campaign = campaigns.open_campaign(current_user, raw, client_ip())
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"{_('Not saved')}: {exc.message}", "error")
+        return redirect(url_for("leads.campaign_list"))
+    flash(_("Campaign opened: leads and patrols in its days are counted with it."), "success")
+    return redirect(url_for("leads.campaign_show", campaign_id=campaign.id))
+
+
+def _campaign(campaign_id: int):
+    try:
+        return campaigns.get_campaign(current_user, campaign_id)
+    except NotFound:
+        abort(404)
+
+
+@bp.get("/campaigns/<int:campaign_id>")
+@role_required("supervisor")
+def campaign_show(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    return render_template("leads/campaign.html", campaign=campaign, report=campaigns.campaign_report(current_user, campaign))
+
+
+CSV_COLUMNS = ("lead_id", "reported_at", "seen_at", "source", "urgency", "place", "lat", "lng", "status", "team",
+               "assigned_at", "on_site_at", "closed_at", "outcome", "minutes_to_on_site", "case_no")
+
+
+@bp.get("/campaigns/<int:campaign_id>.csv")
+@role_required("supervisor")
+def campaign_csv(campaign_id: int):
+    campaign = _campaign(campaign_id)
+    report = campaigns.campaign_report(current_user, campaign)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    case_nos = dict(db.session.query(Case.id, Case.case_no).filter(
+        Case.id.in_([lead.case_id for lead in report["lead_rows"] if lead.case_id])).all())
+    for lead in report["lead_rows"]:
+        to_site = leads.response_times(lead).to_on_site
+        writer.writerow([safe_cell(v) for v in (
+            lead.id, lead.reported_at, lead.seen_at, lead.source, ",".join(lead.urgency or []), lead.place, lead.lat,
+            lead.lng, lead.status, lead.team, lead.assigned_at, lead.on_site_at, lead.closed_at, lead.outcome,
+            round(to_site.total_seconds() / 60, 1) if to_site else "", case_nos.get(lead.case_id, ""))])
+    audit_view("campaign.export", "campaign", campaign.id, {"rows": len(report["lead_rows"])})
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": f"attachment; filename=campaign-{campaign.id}.csv"})
+
+
+# --- reporter accounts (created by a supervisor) --------------------------------------------------
+
+@bp.get("/reporters")
+@role_required("supervisor")
+def reporters():
+    query = db.session.query(User).filter(User.role == "reporter")
+    if current_user.role != "admin":
+        query = query.filter(User.station_id == current_user.station_id)
+    return render_template("leads/reporters.html", rows=query.order_by(User.username).all(), sources=lead_rules.SOURCES)
+
+
+@bp.post("/reporters")
+@role_required("supervisor")
+def reporter_create():
+    source = request.form.get("source") or "volunteer"
+    try:
+        if source not in lead_rules.SOURCES:
+            raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
+        if current_user.station is None:
+            raise InvalidValue("reporters belong to a station: an admin creates them with the CLI", "station")
+        user = create_user(request.form.get("username") or "", "reporter", request.form.get("password") or "",
+                           current_user.station.code)
+        user.reporter_source, user.phone = source, (request.form.get("phone") or "").strip()[:40] or None
+        audit.record(current_user.id, "user.create", "user", user.id, {"role": "reporter"}, client_ip())
+        db.session.commit()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"{_('Not saved')}: {exc.message}", "error")
+    else:
+        flash(_("Reporter account created."), "success")
+    return redirect(url_for("leads.reporters"))
+
