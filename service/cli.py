@@ -62,7 +62,7 @@ def bootstrap():
         click.echo("=" * 64)
         click.echo("First run: an admin account was created. This password is shown once:")
         click.echo(f"    username: admin    password: {password}")
-        click.echo("Create staff accounts with: flask --app service user create NAME --role staff --station DEMO")
+        click.echo("Create staff accounts with: .venv/bin/flask --app service user create NAME --role staff --station DEMO")
         click.echo("=" * 64)
 
 

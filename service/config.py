@@ -70,6 +70,11 @@ class Settings:
     def from_env(cls) -> "Settings":
         instance_dir = Path(_env("HUIJIA_INSTANCE_DIR", str(PROJECT_ROOT / "instance"))).resolve()
         secret = _env("HUIJIA_SECRET_KEY")
+        key_file = instance_dir / "secret_key"
+        if not secret and key_file.is_file():
+            # The embedded default: `make run` keeps its key here (mode 600), so the CLI in another shell
+            # acts on the same instance without exporting it. Production sets HUIJIA_SECRET_KEY.
+            secret = key_file.read_text().strip() or None
         if not secret:
             raise ConfigError(
                 "HUIJIA_SECRET_KEY is not set. Set it in the environment (make run creates one "

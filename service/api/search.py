@@ -5,10 +5,8 @@ from flask import jsonify, request
 
 from ..domain.errors import InvalidValue
 from ..domain.identity import mask_ids_in
-from ..extensions import db
-from ..models import Case
 from ..services import alerts, search
-from ..services.cases import get_case, visible_cases
+from ..services.cases import get_case
 from ..services.exits import exit_case
 from . import api_bp
 from .auth import api_role, current_api_user
@@ -100,25 +98,18 @@ def case_exit(case_id: int):
 @api_bp.get("/queues/overdue")
 @api_role("staff")
 def overdue_queue():
-    user = current_api_user()
-    rows = []
-    for case in db.session.scalars(visible_cases(user).where(Case.state.in_(search.deadline_rules.SEARCHING))
-                                   .order_by(Case.arrived_at)):
-        steps = search.overdue_steps(case)
-        if steps:
-            rows.append({"case_id": case.id, "case_no": case.case_no, "days_stranded": (search.utcnow() - case.arrived_at).days,
-                         "overdue": [{"rule": s.rule_code, "channel": s.channel, "due_at": iso(s.due_at),
-                                      "description": s.description} for s in steps]})
+    now = search.utcnow()
+    rows = [{"case_id": case.id, "case_no": case.case_no, "days_stranded": (now - case.arrived_at).days,
+             "overdue": [{"rule": s.rule_code, "channel": s.channel, "due_at": iso(s.due_at), "description": s.description}
+                         for s in steps]}
+            for case, steps in search.overdue_queue(current_api_user(), now)]
     return jsonify({"items": rows, "total": len(rows)})
 
 
 @api_bp.get("/queues/approvals")
 @api_role("supervisor")
 def approvals_queue():
-    from ..domain.lifecycle import OPEN_STATES
-
-    cases = db.session.scalars(visible_cases(current_api_user()).where(Case.state.in_(OPEN_STATES))).all()
-    queues = search.approvals(cases)
+    queues = search.approvals_queue(current_api_user())
     return jsonify({name: [{"case_id": c.id, "case_no": c.case_no, "arrived_at": iso(c.arrived_at)} for c in rows]
                     for name, rows in queues.items()})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain import channels as channel_rules
 from ..domain import rules as deadline_rules
@@ -15,6 +16,7 @@ from ..domain.errors import Conflict, Forbidden, InvalidValue
 from ..extensions import db
 from ..models import Case, CaseEvent, ChannelEvent, FamilyContact, SearchChannel, Station, User
 from ..models.types import utcnow
+from .cases import visible_cases
 from . import audit
 
 # Case-level events that count as steps for the deadline rules (CaseEvent.kind → step key).
@@ -85,6 +87,32 @@ def channels_view(case: Case, now: datetime | None = None) -> list[dict]:
 
 def overdue_steps(case: Case, now: datetime | None = None) -> list:
     return [s for s in due(case, now) if s.overdue]
+
+
+def _searching_cases(actor: User, states) -> list[Case]:
+    # What the deadline rules read, in four statements instead of about eight per case (N+1: 2,700
+    # statements and 1.5 s for 340 cases before; bench/queue_bench.py).
+    query = (visible_cases(actor).where(Case.state.in_(states)).order_by(Case.arrived_at, Case.id)
+             .options(joinedload(Case.station), selectinload(Case.events),
+                      selectinload(Case.channels).selectinload(SearchChannel.events)))
+    return list(db.session.scalars(query).unique())
+
+
+def overdue_queue(actor: User, now: datetime | None = None) -> list[tuple[Case, list]]:
+    """Cases still searched for with the steps they are late on, longest stay first."""
+    now = now or utcnow()
+    rows = []
+    for case in _searching_cases(actor, deadline_rules.SEARCHING):
+        steps = overdue_steps(case, now)
+        if steps:
+            rows.append((case, steps))
+    return rows
+
+
+def approvals_queue(actor: User) -> dict[str, list[Case]]:
+    from ..domain.lifecycle import OPEN_STATES
+
+    return approvals(_searching_cases(actor, OPEN_STATES))
 
 
 def settlement_eligible(case: Case, now: datetime | None = None) -> bool:

@@ -15,7 +15,7 @@ from ..domain.errors import DomainError, NotFound
 from ..extensions import db
 from ..models import Case, Station
 from ..services import alerts, search
-from ..services.cases import get_case, visible_cases
+from ..services.cases import get_case
 from ..services.exits import exit_case
 from .access import client_ip, role_required
 
@@ -106,21 +106,13 @@ def exit_page(case_id: int):
 @bp.get("/queues/overdue")
 @role_required("staff")
 def overdue_page():
-    rows = []
-    for case in db.session.scalars(visible_cases(current_user).where(Case.state.in_(deadline_rules.SEARCHING))
-                                   .order_by(Case.arrived_at)):
-        steps = search.overdue_steps(case)
-        if steps:
-            rows.append((case, steps))
-    return render_template("search/overdue.html", rows=rows)
+    return render_template("search/overdue.html", rows=search.overdue_queue(current_user))
 
 
 @bp.get("/queues/approvals")
 @role_required("supervisor")
 def approvals_page():
-    open_cases = db.session.scalars(visible_cases(current_user).where(Case.state.in_(lifecycle.OPEN_STATES))
-                                    .order_by(Case.arrived_at)).all()
-    return render_template("search/approvals.html", queues=search.approvals(open_cases))
+    return render_template("search/approvals.html", queues=search.approvals_queue(current_user))
 
 
 @bp.route("/admin/rules", methods=["GET", "POST"])

@@ -14,25 +14,12 @@ from service.services.intake import Upload
 from service.services.photos import PhotoRejected
 from service.services.reports import create_report
 from tests.conftest import unique_key
+from tests.support.faces import fresh_index, photo, process_all  # noqa: F401  (fresh_index: a fixture)
 
 PLACE = {"place": "河西区友谊路与黑牛城道交口", "lat": "39.0851", "lng": "117.2010", "accuracy_m": "12"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_index():
-    matching.reset_indexes()
-    yield
-    matching.reset_indexes()
-
-
-def photo(faces_dir, identity: str, n: int) -> Upload:
-    path = faces_dir / identity / f"{n}.jpg"
-    return Upload(path.name, path.read_bytes())
-
-
-def process_all(settings) -> None:
-    for pid in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
-        processing.process_photo(pid, settings)
+pytestmark = pytest.mark.usefixtures("fresh_index")
 
 
 def send(users, settings, uploads=(), who="reporter", **fields):

@@ -11,23 +11,10 @@ from service.models import AuditEntry, CandidateMatch, Case, ChannelEvent, Face,
 from service.services import matching, processing, review
 from service.services.intake import Upload, register_arrival
 from service.services.reports import create_report
+from tests.support.faces import fresh_index, photo, process_all  # noqa: F401  (fresh_index: a fixture)
 
 
-@pytest.fixture(autouse=True)
-def fresh_index():
-    matching.reset_indexes()  # tables are emptied per test; so is the index cache
-    yield
-    matching.reset_indexes()
-
-
-def photo(faces_dir, identity: str, n: int) -> Upload:
-    path = faces_dir / identity / f"{n}.jpg"
-    return Upload(path.name, path.read_bytes())
-
-
-def process_all(settings) -> None:
-    for pid in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
-        processing.process_photo(pid, settings)
+pytestmark = pytest.mark.usefixtures("fresh_index")
 
 
 def new_report(users, settings, faces_dir, identity, n=1, **fields) -> GalleryReport:

@@ -102,3 +102,30 @@ def test_minors(people, users, db):
 def test_unknown_queue(users):
     with pytest.raises(InvalidValue):
         queues.run("everything", users["supervisor"], queues.QueueFilter())
+
+
+def test_overdue_and_approvals_queues_do_not_query_per_case(db, users, settings):
+    """Regression (bench/queue_bench.py): the queues read stations, timelines and channel steps eagerly."""
+    import sqlalchemy as sa
+
+    from service.demo import load_demo
+    from service.models import Station, User
+    from service.services import search
+
+    load_demo("QB", cases=40, seed=7)
+    station = db.session.scalar(sa.select(Station).where(Station.code == "QB"))
+    user = User(username="qb", role="supervisor", password_hash="x", station=station)
+    db.session.add(user)
+    db.session.commit()
+    db.session.expire_all()
+    statements = []
+    listener = lambda *args, **kwargs: statements.append(1)  # noqa: E731
+    sa.event.listen(db.engine, "before_cursor_execute", listener)
+    try:
+        overdue = search.overdue_queue(user)
+        db.session.expire_all()
+        approvals = search.approvals_queue(user)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", listener)
+    assert overdue and approvals["extension"]  # the demo station has late steps and long stays
+    assert len(statements) <= 16, f"{len(statements)} SQL statements for two queues of 40 cases"

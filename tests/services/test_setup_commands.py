@@ -57,3 +57,17 @@ def test_missing_secret_stops_boot(tmp_path):
     env.pop("HUIJIA_SECRET_KEY", None)
     result = _run(["routes"], env)
     assert result.returncode != 0 and "HUIJIA_SECRET_KEY" in result.stderr
+
+
+def test_cli_in_another_shell_uses_the_key_make_run_keeps(tmp_path, test_env):
+    """`make run` writes instance/secret_key; the README's CLI lines, typed in a new shell, act on that instance."""
+    env = child_env(test_env)
+    for key in ("HUIJIA_DATABASE_URL", "HUIJIA_BROKER_URL", "HUIJIA_MEDIA_DIR", "HUIJIA_SECRET_KEY"):
+        env.pop(key, None)
+    env["HUIJIA_INSTANCE_DIR"] = str(tmp_path)
+    (tmp_path / "secret_key").write_text("k" * 64 + "\n")
+    assert _run(["db", "upgrade"], env).returncode == 0
+    assert _run(["bootstrap"], env).returncode == 0
+    made = _run(["user", "create", "rep1", "--role", "reporter", "--password", "a-long-password", "--station", "DEMO"], env)
+    assert made.returncode == 0, made.stderr
+    assert "role=reporter" in made.stdout

@@ -1,0 +1,127 @@
+"""Supervisor and staff work queues with many open cases: milliseconds and SQL statements per call.
+
+    python bench/queue_bench.py [--cases 200,700,2000] [--repeat 5] [--out bench/results]
+
+Fills a scratch PostgreSQL database (`huijia_bench_queues`, created and dropped) with the demo loader's
+realistic station, then times the overdue queue, the approvals queue, the stranded queue and the dashboard
+numbers through the same service calls the pages and the API make. Writes queues.json and queues.md.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import secrets
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DB_NAME = "huijia_bench_queues"
+
+
+def _fresh_database() -> str:
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+    admin.dispose()
+    return sa.engine.make_url(ADMIN_URL).set(database=DB_NAME).render_as_string(hide_password=False)
+
+
+def _drop_database() -> None:
+    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def measure(cases_list: list[int], repeat: int) -> list[dict]:
+    url = _fresh_database()
+    os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
+                       "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(ROOT / "bench" / "results" / "tmp")})
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.attributes["database_url"] = url
+    command.upgrade(cfg, "head")
+
+    from service import create_app
+    from service.demo import load_demo
+    from service.extensions import db
+    from service.models import Station, User
+    from service.services import queues, search, stats
+
+    app = create_app()
+    rows = []
+    with app.app_context():
+        statements = {"n": 0}
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *a, **k: statements.__setitem__("n", statements["n"] + 1))
+        for target in sorted(cases_list):
+            load_demo(f"B{target}", cases=target, seed=target)  # one station of that size
+
+            station = db.session.scalar(sa.select(Station).where(Station.code == f"B{target}"))
+            user = User(username=f"bench{target}", role="supervisor", password_hash="x", station=station)
+            db.session.add(user)
+            db.session.commit()
+            calls = {
+                "overdue queue": lambda: search.overdue_queue(user),
+                "approvals queue": lambda: search.approvals_queue(user),
+                "stranded queue": lambda: queues.run("stranded", user, queues.parse_filter(user, {})),
+                "dashboard numbers": lambda: stats.summary(user, stats.parse_range({})),
+            }
+            open_cases = db.session.scalar(sa.select(sa.func.count()).select_from(search.Case).where(
+                search.Case.station_id == station.id, search.Case.state.in_(search.deadline_rules.SEARCHING)))
+            for name, call in calls.items():
+                times, counts = [], []
+                for _ in range(repeat):
+                    db.session.expire_all()
+                    statements["n"] = 0
+                    started = time.perf_counter()
+                    result = call()
+                    times.append((time.perf_counter() - started) * 1000)
+                    counts.append(statements["n"])
+                    db.session.rollback()
+                size = len(result) if isinstance(result, list) else sum(len(v) for v in result.values()) \
+                    if isinstance(result, dict) and all(isinstance(v, list) for v in result.values()) else None
+                rows.append({"cases": target, "searching_cases": open_cases, "call": name,
+                             "ms_p50": round(statistics.median(times), 1), "ms_max": round(max(times), 1),
+                             "sql_statements": int(statistics.median(counts)), "rows": size})
+                print(json.dumps(rows[-1]), flush=True)
+    _drop_database()
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", default="200,700,2000", help="station sizes (cases), comma-separated")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results"))
+    args = parser.parse_args()
+    rows = measure([int(x) for x in args.cases.split(",")], args.repeat)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "host": platform.node(),
+            "cpus": os.cpu_count(), "repeat": args.repeat}
+    (out / "queues.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, ensure_ascii=False))
+    lines = ["# Work queues with many cases (`bench/queue_bench.py`)", "",
+             f"{meta['when']}, {meta['cpus']} cores, PostgreSQL on this machine, median of {args.repeat} calls.", "",
+             "| cases at the station | of them searching | call | ms p50 | ms max | SQL statements | rows |",
+             "|---:|---:|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['cases']} | {r['searching_cases']} | {r['call']} | {r['ms_p50']} | {r['ms_max']} | {r['sql_statements']} | "
+              f"{'' if r['rows'] is None else r['rows']} |" for r in rows]
+    (out / "queues.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'queues.md'}")
+
+
+if __name__ == "__main__":
+    main()
