@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import false, func, or_, select
 
 from ..domain.errors import InvalidValue, NotFound
 from ..extensions import db
@@ -51,7 +51,9 @@ def parse_report_fields(raw: dict) -> dict:
 
 
 def visible_reports(actor: User):
-    """The gallery is shared by every station: a missing person may turn up anywhere."""
+    """The gallery is shared by every station: a missing person may turn up anywhere (not with reporters)."""
+    if not actor.has_role("staff"):
+        return select(GalleryReport).where(false())
     return select(GalleryReport)
 
 
