@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import current_app, jsonify, request
 
 from ..domain.errors import InvalidValue
+from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
 from ..models import Lead
 from ..services import campaigns, leads
@@ -48,8 +49,9 @@ def staff_json(lead: Lead) -> dict:
 
 
 def _json(lead: Lead) -> dict:
-    """Staff see the whole lead; a reporter sees the reporter's view, whatever the URL."""
-    return staff_json(lead) if current_api_user().has_role("staff") else reporter_json(lead)
+    """Staff see the whole lead; a reporter sees the reporter's view, whatever the URL. ID-shaped numbers
+    typed into the free text (place, description, notes) are masked for both."""
+    return mask_ids_in(staff_json(lead) if current_api_user().has_role("staff") else reporter_json(lead))
 
 
 @api_bp.post("/leads")
@@ -103,13 +105,13 @@ def _text_field(body: dict, name: str):
 def lead_assign(lead_id: int):
     body = _json_body()
     lead = leads.assign(current_api_user(), lead_id, _text_field(body, "team"), request.remote_addr)
-    return jsonify(staff_json(lead))
+    return jsonify(_json(lead))
 
 
 @api_bp.post("/leads/<int:lead_id>/on-site")
 @api_role("staff")
 def lead_on_site(lead_id: int):
-    return jsonify(staff_json(leads.mark_on_site(current_api_user(), lead_id, request.remote_addr)))
+    return jsonify(_json(leads.mark_on_site(current_api_user(), lead_id, request.remote_addr)))
 
 
 @api_bp.post("/leads/<int:lead_id>/close")
@@ -118,7 +120,7 @@ def lead_close(lead_id: int):
     body = _json_body()
     lead = leads.close(current_api_user(), lead_id, _text_field(body, "outcome"), _text_field(body, "note"),
                        request.remote_addr)
-    return jsonify(staff_json(lead))
+    return jsonify(_json(lead))
 
 
 @api_bp.post("/leads/<int:lead_id>/arrival")

@@ -126,7 +126,8 @@ def report_json(report, brief: bool = False) -> dict:
             extra=report.extra or {},
             photos=[photo_json(p) for p in report.photos],
         )
-    return body
+    # A family's or a clerk's free text may carry someone's ID number: masked like a case's (no reveal here).
+    return mask_ids_in(body)
 
 
 def candidate_json(row, seen_from: str = "case") -> dict:

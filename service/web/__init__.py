@@ -62,6 +62,10 @@ def register_web(app: Flask) -> None:
             return redirect(url_for("leads.report_form"))
         return redirect(url_for("cases.list_cases"))
 
+    from ..domain.identity import mask_ids_in
+
+    # Free text of reports and leads in pages: ID-shaped numbers masked (a case page reveals, with an audit row).
+    app.jinja_env.filters["mask_ids"] = mask_ids_in
     for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, _html_error)
     from sqlalchemy.exc import DataError, OperationalError
