@@ -420,6 +420,23 @@ def _street_leads(self: "Builder", count: int) -> None:
                     lead.outcome = _weighted(rng, (("refused_help", 4), ("not_found", 2), ("referred_hospital", 1),
                                                    ("referred_police", 1)))
         db.session.add(lead)
+    # Some arrivals of the last two months came in from a lead: reported, team on site, brought in.
+    from .models import Case
+
+    recent = db.session.scalars(select(Case).where(Case.station_id == self.station.id,
+                                                   Case.arrived_at > now - timedelta(days=60)).order_by(Case.id).limit(12))
+    for case in recent:
+        arrived = case.arrived_at
+        reported = arrived - timedelta(minutes=rng.uniform(40, 150))
+        on_site = reported + timedelta(minutes=rng.uniform(12, 50) if rng.random() < 0.85 else rng.uniform(61, 100))
+        on_site = min(on_site, arrived - timedelta(minutes=5))
+        db.session.add(Lead(station_id=self.station.id, reporter_id=reporter.id, source=_weighted(rng, sources),
+                            seen_at=reported - timedelta(minutes=5), reported_at=reported, place=case.found_place,
+                            lat=case.found_lat, lng=case.found_lng, urgency=["cold"] if rng.random() < 0.5 else [],
+                            status="closed", team="巡查一组", assigned_at=reported + timedelta(minutes=6),
+                            on_site_at=on_site, closed_at=arrived, outcome="brought_in", case_id=case.id,
+                            face_check="no_face", campaign_id=campaign.id if arrived.astimezone(CHINA_TZ).date() >= campaign.starts_on else None))
+        count += 1
     for day in range(0, 60, 3):
         start = now - timedelta(days=day, hours=rng.uniform(2, 6))
         db.session.add(PatrolRun(station_id=self.station.id, team=rng.choice(("巡查一组", "巡查二组")),
