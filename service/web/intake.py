@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain.errors import DomainError, NotFound
+from ..domain.errors import DomainError
 from ..extensions import db
 from ..services import leads
 from ..domain.intake import CATEGORIES, GENDERS, REFERRALS
 from ..services.intake import register_arrival
 from .access import client_ip, role_required
 from .forms import case_fields_from_form, uploads_from
+from .leads import lead_or_404
 
 bp = Blueprint("intake", __name__)
 
@@ -39,16 +40,10 @@ def render_form(values: dict, error: DomainError | None = None, status: int = 20
 def new_arrival():
     lead_id = request.args.get("lead", type=int)
     if lead_id:  # a person brought in from a street lead: the form starts from what the reporter sent
-        lead = _lead_or_404(lead_id)
+        lead = lead_or_404(lead_id)
         return render_form({**leads.arrival_fields(lead), "lead_id": lead.id}, lead=lead)
     return render_form({})
 
-
-def _lead_or_404(lead_id: int):
-    try:
-        return leads.get_lead(current_user, lead_id)
-    except NotFound:
-        abort(404)
 
 
 @bp.post("/intake")
@@ -58,7 +53,7 @@ def create_arrival():
     settings = current_app.config["HUIJIA"]
     lead_id = request.form.get("lead_id", type=int)
     if lead_id:
-        return _arrival_from_lead(_lead_or_404(lead_id), raw, settings)
+        return _arrival_from_lead(lead_or_404(lead_id), raw, settings)
     try:
         reg = register_arrival(
             current_user,

@@ -35,7 +35,8 @@ def _wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def _lead(lead_id: int):
+def lead_or_404(lead_id: int):
+    """The lead if this user may see it (reporter: their own; staff: their station's), else 404."""
     try:
         return leads.get_lead(current_user, lead_id)
     except NotFound:
@@ -86,7 +87,7 @@ def my_leads():
 @bp.get("/report/<int:lead_id>")
 @role_required("reporter")
 def my_lead(lead_id: int):
-    lead = _lead(lead_id)
+    lead = lead_or_404(lead_id)
     if lead.reporter_id != current_user.id:
         abort(404)  # staff open the dispatch page; this page is the reporter's own view
     return render_template("leads/mine_one.html", lead=leads.reporter_view(lead))
@@ -132,7 +133,7 @@ def _candidates(lead) -> list[dict]:
 @bp.get("/dispatch/<int:lead_id>")
 @role_required("staff")
 def dispatch_lead(lead_id: int):
-    lead = _lead(lead_id)
+    lead = lead_or_404(lead_id)
     audit_view("lead.view", "lead", lead.id, {"photos": len(lead.photos)})
     return render_template("leads/dispatch_one.html", lead=lead, candidates=_candidates(lead),
                            outcomes=[o for o in lead_rules.OUTCOMES if o != "brought_in"],
@@ -153,7 +154,7 @@ def _act(lead_id: int, action, message: str):
 @bp.post("/dispatch/<int:lead_id>/assign")
 @role_required("staff")
 def assign(lead_id: int):
-    _lead(lead_id)
+    lead_or_404(lead_id)
     return _act(lead_id, lambda: leads.assign(current_user, lead_id, request.form.get("team"), client_ip()),
                 _("Team dispatched."))
 
@@ -161,14 +162,14 @@ def assign(lead_id: int):
 @bp.post("/dispatch/<int:lead_id>/on-site")
 @role_required("staff")
 def on_site(lead_id: int):
-    _lead(lead_id)
+    lead_or_404(lead_id)
     return _act(lead_id, lambda: leads.mark_on_site(current_user, lead_id, client_ip()), _("Team on site."))
 
 
 @bp.post("/dispatch/<int:lead_id>/close")
 @role_required("staff")
 def close(lead_id: int):
-    _lead(lead_id)
+    lead_or_404(lead_id)
     return _act(lead_id, lambda: leads.close(current_user, lead_id, request.form.get("outcome"),
                                              request.form.get("note"), client_ip()), _("Lead closed."))
 
