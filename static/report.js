@@ -100,32 +100,67 @@
     return { key: fields.idempotency_key, fields: fields, photo: photoBlob, saved: Date.now() };
   }
 
+  // The photo goes first, in chunks: after a break the phone asks how much the station has and sends the
+  // rest (a 2G connection that drops at 80 % does not start again from zero). Then the report itself.
+  var CHUNK = 64 * 1024;
+  var csrf = form.querySelector("input[name=csrf_token]").value;
+  function uploadUrl(key) { return form.dataset.uploadUrl.replace("__key__", encodeURIComponent(key)); }
+  function sendPhoto(entry) {
+    if (!entry.photo) return Promise.resolve();
+    var size = entry.photo.size;
+    function from(offset) {
+      if (offset >= size) return Promise.resolve();
+      say(form.dataset.msgSending + " " + Math.round(100 * offset / size) + "%");
+      return fetch(uploadUrl(entry.key) + "?offset=" + offset, {
+        method: "PUT", body: entry.photo.slice(offset, Math.min(offset + CHUNK, size)), credentials: "same-origin",
+        headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
+      }).then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (data) {
+          if (resp.ok || (resp.status === 409 && typeof data.offset === "number")) return from(data.offset);
+          throw { refused: resp.status < 500 && resp.status !== 429, data: data, status: resp.status };
+        });
+      });
+    }
+    return fetch(uploadUrl(entry.key), { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (resp) { return resp.json(); })
+      .then(function (data) { return from(data.offset || 0); });
+  }
+
+  function refuse(entry, data, status) {
+    // A refusal (a bad photo, a missing place): the reporter fixes it; the outbox keeps nothing wrong.
+    outbox("readwrite", function (s) { return s.delete(entry.key); });
+    say((data && data.error && data.error.message) || ("HTTP " + status));
+    document.getElementById("lead-send").disabled = false;
+  }
+
   function send(entry) {
-    var body = new FormData();
-    Object.keys(entry.fields).forEach(function (name) {
-      var v = entry.fields[name];
-      if (Array.isArray(v)) v.forEach(function (x) { body.append(name, x); }); else body.append(name, v);
-    });
-    if (entry.photo) body.append("photos", entry.photo, "lead.jpg");
     sending = true;
     say(form.dataset.msgSending);
-    return fetch(form.action || window.location.href, {
-      method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" }
-    }).then(function (resp) {
-      return resp.json().catch(function () { return {}; }).then(function (data) {
-        sending = false;
-        if (resp.ok) {
-          outbox("readwrite", function (s) { return s.delete(entry.key); });
-          window.location.href = data.url || form.dataset.sentUrl;
-          return;
-        }
-        if (resp.status >= 500 || resp.status === 429 || resp.status === 408) { later(entry); return; }
-        // A refusal (a bad photo, a missing place): the reporter fixes it; the outbox keeps nothing wrong.
-        outbox("readwrite", function (s) { return s.delete(entry.key); });
-        say((data.error && data.error.message) || ("HTTP " + resp.status));
-        document.getElementById("lead-send").disabled = false;
+    sendPhoto(entry).then(function () {
+      var body = new FormData();
+      Object.keys(entry.fields).forEach(function (name) {
+        var v = entry.fields[name];
+        if (Array.isArray(v)) v.forEach(function (x) { body.append(name, x); }); else body.append(name, v);
       });
-    }, function () { sending = false; later(entry); });
+      if (entry.photo) body.append("upload_key", entry.key);
+      return fetch(form.action || window.location.href, {
+        method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" }
+      }).then(function (resp) {
+        return resp.json().catch(function () { return {}; }).then(function (data) {
+          sending = false;
+          if (resp.ok) {
+            outbox("readwrite", function (s) { return s.delete(entry.key); });
+            window.location.href = data.url || form.dataset.sentUrl;
+            return;
+          }
+          if (resp.status >= 500 || resp.status === 429 || resp.status === 408) { later(entry); return; }
+          refuse(entry, data, resp.status);
+        });
+      });
+    }).catch(function (err) {
+      sending = false;
+      if (err && err.refused) refuse(entry, err.data, err.status); else later(entry);
+    });
   }
 
   function later(entry) {

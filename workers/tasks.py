@@ -50,6 +50,9 @@ def sweep_pending_photos() -> int:
             enqueue(matching.MATCH_CASE, case_id, queue="search")
         for report_id in report_ids:
             enqueue(matching.MATCH_REPORT, report_id, queue="search")
+        from service.services import uploads
+
+        uploads.sweep(current_app.config["HUIJIA"])  # chunked photo uploads nobody finished within a day
         lead_ids = processing.stale_lead_checks(after)
         for lead_id in lead_ids:
             enqueue(matching.MATCH_LEAD, lead_id, queue="search")

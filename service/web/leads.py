@@ -14,7 +14,7 @@ from ..domain import leads as lead_rules
 from ..domain.errors import DomainError, InvalidValue, NotFound
 from ..extensions import db, limiter
 from ..models import Case, Face, GalleryReport, Lead, User
-from ..services import audit, campaigns, leads
+from ..services import audit, campaigns, leads, uploads
 from ..services.exports import safe_cell
 from ..services.users import create_user
 from .access import audit_view, client_ip, role_required
@@ -58,9 +58,17 @@ def report_form():
 def report_submit():
     raw = {k: request.form.get(k) for k in ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")}
     raw["urgency"] = request.form.getlist("urgency")
+    settings = current_app.config["HUIJIA"]
+    photos = uploads_from(request)
+    upload_key = request.form.get("upload_key")
     try:
-        result = leads.report_lead(current_user, raw, uploads_from(request), current_app.config["HUIJIA"],
+        if upload_key and not photos:  # the photo came before, in chunks (a resumed upload)
+            sent = uploads.take(current_user, upload_key, settings)
+            photos = [sent] if sent else []
+        result = leads.report_lead(current_user, raw, photos, settings,
                                    idempotency_key=request.form.get("idempotency_key"), ip=client_ip())
+        if upload_key:
+            uploads.discard(current_user, upload_key, settings)
     except DomainError as exc:
         db.session.rollback()
         status = getattr(exc, "status", 422)
@@ -74,6 +82,37 @@ def report_submit():
         return jsonify({"id": result.lead.id, "created": result.created, "url": url}), 201 if result.created else 200
     flash(_("Sent. The station has your report."), "success")
     return redirect(url)
+
+
+MAX_CHUNK = 1024 * 1024
+
+
+@bp.get("/report/upload/<key>")
+@role_required("reporter")
+def upload_offset(key: str):
+    """How much of this photo the station already has: the phone continues from there."""
+    try:
+        return jsonify({"offset": uploads.offset(current_user, key, current_app.config["HUIJIA"])})
+    except DomainError as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message, "field": exc.field}}), 422
+
+
+@bp.put("/report/upload/<key>")
+@role_required("reporter")
+def upload_chunk(key: str):
+    """One chunk of a photo at `?offset=`; a chunk that does not continue the part gets 409 and the offset."""
+    start = request.args.get("offset", type=int)
+    chunk = request.get_data(cache=False)
+    try:
+        if start is None or start < 0:
+            raise InvalidValue("offset must be a whole number of bytes", "offset")
+        if len(chunk) > MAX_CHUNK:
+            raise InvalidValue(f"a chunk is at most {MAX_CHUNK} bytes", "chunk")
+        return jsonify({"offset": uploads.append(current_user, key, start, chunk, current_app.config["HUIJIA"])})
+    except uploads.OffsetMismatch as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message, "field": "offset"}, "offset": exc.offset}), 409
+    except DomainError as exc:
+        return jsonify({"error": {"code": exc.code, "message": exc.message, "field": exc.field}}), 422
 
 
 @bp.get("/report/mine")

@@ -96,3 +96,36 @@ def test_phone_report_resumes_after_a_dropped_connection_and_tells_only_known(br
         screenshot(page, "lead-dispatch")
     finally:
         desk.close()
+
+
+def test_a_photo_upload_broken_off_midway_resumes_from_where_it_stopped(browser, live_server, users, faces_dir, db):
+    photo = faces_dir / "Barack_Obama" / "2.jpg"  # 172 KB: three chunks of 64 KB
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    chunks, broken = [], []
+
+    def on_chunk(route):
+        offset = int(route.request.url.rsplit("offset=", 1)[1])
+        chunks.append(offset)
+        if offset > 0 and not broken:  # the connection drops on the second chunk, once
+            broken.append(offset)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    try:
+        _log_in(page, live_server, "reporter1")
+        page.route("**/report/upload/*?offset=*", on_chunk)
+        page.set_input_files("#f-photo", str(photo))
+        expect(page.locator("#lead-preview img")).to_have_count(1)
+        page.fill("#f-place", "和平区滨江道步行街")
+        page.get_by_test_id("lead-send").click()
+        page.wait_for_url("**/report/*", timeout=30000)
+    finally:
+        context.close()
+    lead = Lead.query.one()
+    import hashlib
+
+    assert [p.sha256 for p in lead.photos] == [hashlib.sha256(photo.read_bytes()).hexdigest()]  # byte for byte
+    assert chunks.count(0) == 1, chunks  # resumed: the first 64 KB were not sent again
+    assert broken and chunks.count(broken[0]) == 2 and len(chunks) == 4, chunks

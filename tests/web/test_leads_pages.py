@@ -104,3 +104,51 @@ def test_supervisor_opens_a_campaign_exports_it_and_creates_a_reporter(app, user
     assert (user.role, user.reporter_source, user.station_id) == ("reporter", "driver", users["supervisor"].station_id)
     assert c.post("/reporters", data={"username": "x", "password": "short"}).status_code == 302
     assert User.query.filter_by(username="x").count() == 0
+
+
+def test_a_photo_sent_in_chunks_resumes_where_it_broke_off(reporter_client, app, users, db, settings, faces_dir):
+    photo = (faces_dir / "Barack_Obama" / "2.jpg").read_bytes()
+    key = unique_key()
+    url = f"/report/upload/{key}"
+    assert reporter_client.get(url).get_json() == {"offset": 0}
+    assert reporter_client.put(f"{url}?offset=0", data=photo[:65536]).get_json() == {"offset": 65536}
+    # the connection broke; the phone sends a chunk from the wrong place: refused with where to continue
+    stale = reporter_client.put(f"{url}?offset=0", data=photo[:65536])
+    assert stale.status_code == 409 and stale.get_json()["offset"] == 65536
+    assert reporter_client.get(url).get_json() == {"offset": 65536}
+    assert reporter_client.put(f"{url}?offset=65536", data=photo[65536:]).get_json() == {"offset": len(photo)}
+    resp = reporter_client.post("/report", data={**PLACE, "idempotency_key": key, "upload_key": key},
+                                headers={"Accept": "application/json"})
+    assert resp.status_code == 201, resp.get_json()
+    lead = Lead.query.one()
+    assert [p.size_bytes for p in lead.photos] == [len(photo)]
+    assert reporter_client.get(url).get_json() == {"offset": 0}  # the part is gone once the lead has it
+    # another reporter writes into their own part, never into this one
+    other = app.test_client()
+    login(other, "reporter2")
+    assert other.put(f"{url}?offset=0", data=b"x" * 10).get_json() == {"offset": 10}
+    assert reporter_client.get(url).get_json() == {"offset": 0}
+
+
+def test_chunked_upload_limits(reporter_client, settings):
+    key = unique_key()
+    assert reporter_client.put("/report/upload/bad key!", data=b"x").status_code in (404, 422)
+    assert reporter_client.put(f"/report/upload/{key}", data=b"x").status_code == 422  # no offset
+    big = reporter_client.put(f"/report/upload/{key}?offset=0", data=b"x" * (1024 * 1024 + 1))
+    assert big.status_code == 422 and big.get_json()["error"]["field"] == "chunk"
+
+
+def test_unfinished_parts_are_swept_after_a_day(reporter_client, users, settings):
+    import os
+    import time
+
+    from service.services import uploads
+
+    key = unique_key()
+    reporter_client.put(f"/report/upload/{key}?offset=0", data=b"partial")
+    part = settings.instance_dir / "uploads" / f"{users['reporter'].id}-{key}.part"
+    assert part.exists()
+    assert uploads.sweep(settings) == 0
+    old = time.time() - 2 * 24 * 3600
+    os.utime(part, (old, old))
+    assert uploads.sweep(settings) == 1 and not part.exists()
