@@ -174,7 +174,8 @@ def users(db, stations, password_hash):
     from service.models import User
 
     made = {
-        key: User(username=name, role=role, password_hash=password_hash, station=stations[st] if st else None)
+        key: User(username=name, role=role, password_hash=password_hash, station=stations[st] if st else None,
+                  reporter_source="patrol" if role == "reporter" else None)
         for key, (name, role, st) in USERS.items()
     }
     db.session.add_all(made.values())

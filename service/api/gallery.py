@@ -128,6 +128,10 @@ def photo_choose_face(photo_id: int, face_id: int):
     photo = db.session.get(Photo, photo_id)
     if photo is None or (photo.case_id is not None and not _case_visible(user, photo.case_id)):
         raise NotFound(f"photo {photo_id} not found")
+    if photo.lead_id is not None:
+        from ..services.leads import get_lead
+
+        get_lead(user, photo.lead_id)  # NotFound for another station's lead
     face = choose_face(photo, face_id, _face_engine_version(face_id))
     audit.record(user.id, "photo.face_choose", "photo", photo.id, {"face_id": face.id}, request.remote_addr)
     db.session.commit()

@@ -42,10 +42,21 @@ def staff_json(lead: Lead) -> dict:
         "outcome": lead.outcome, "outcome_note": lead.outcome_note, "case_id": lead.case_id,
         "campaign_id": lead.campaign_id,
         "minutes_to_on_site": round(times.to_on_site.total_seconds() / 60, 1) if times.to_on_site else None,
-        "face_candidates": [{k: c.get(k) for k in ("kind", "report_id", "case_id", "face_distance", "band")}
-                            for c in (lead.face_candidates or [])],
+        "face_candidates": [_candidate(c) for c in (lead.face_candidates or [])],
         "photos": [{"id": p.id, "status": p.status, "sha256": p.sha256} for p in lead.photos],
     }
+
+
+def _candidate(c: dict) -> dict:
+    """An earlier arrival at another station is named as such, without its case id (staff see their own)."""
+    body = {k: c.get(k) for k in ("kind", "report_id", "case_id", "face_distance", "band")}
+    if body["case_id"] is not None:
+        from ..services.cases import visible_cases
+        from ..models import Case
+
+        if db.session.scalar(visible_cases(current_api_user()).with_only_columns(Case.id).where(Case.id == body["case_id"])) is None:
+            body["case_id"], body["other_station"] = None, True
+    return body
 
 
 def _json(lead: Lead) -> dict:
@@ -56,7 +67,7 @@ def _json(lead: Lead) -> dict:
 
 @api_bp.post("/leads")
 @api_role("reporter")
-@limiter.limit(_lead_limit, key_func=_per_token_user)
+@limiter.shared_limit(_lead_limit, scope="lead-report", key_func=_per_token_user)
 def lead_create():
     user = current_api_user()
     raw = {k: request.form.get(k) for k in FIELDS}
@@ -82,7 +93,7 @@ def lead_list():
             raise InvalidValue("status must be open, assigned, on_site or closed", "status")
         query = query.where(Lead.status == status)
     total = db.session.scalar(query.with_only_columns(db.func.count(Lead.id)).order_by(None))
-    rows = db.session.scalars(query.order_by(Lead.reported_at.desc(), Lead.id.desc())
+    rows = db.session.scalars(leads.with_photos(query).order_by(Lead.reported_at.desc(), Lead.id.desc())
                               .offset((page - 1) * per_page).limit(per_page)).all()
     return jsonify({"items": [_json(lead) for lead in rows], "total": total})
 

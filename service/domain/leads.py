@@ -106,7 +106,8 @@ class ResponseStats:
 
 
 def response_stats(times: list[Times], now: datetime) -> ResponseStats:
-    """Share answered within one hour (team on site), medians in minutes; young open leads wait."""
+    """Share answered within one hour (team on site), medians in minutes; young open leads wait.
+    Callers leave duplicate reports out: the person they describe is counted once, by the first report."""
     answers = [t.answered_within(ONE_HOUR, now) for t in times]
     decided = [a for a in answers if a is not None]
     to_site = [t.to_on_site.total_seconds() / 60 for t in times if t.to_on_site is not None]

@@ -22,9 +22,12 @@ def _day(raw, name: str) -> date | None:
     if raw in (None, ""):
         return None
     try:
-        return date.fromisoformat(str(raw).strip())
+        day = date.fromisoformat(str(raw).strip())
     except ValueError as exc:
         raise InvalidValue(f"{name} must be a date like 2026-12-01", name) from exc
+    if not 2000 <= day.year <= 2100:
+        raise InvalidValue(f"{name} is out of range", name)
+    return day
 
 
 def visible_campaigns(actor: User):
@@ -89,9 +92,11 @@ def log_patrol(actor: User, raw: dict, ip: str | None = None, now: datetime | No
     counts = {}
     for name in ("people_contacted", "people_brought_in"):
         value = raw.get(name) or 0
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise InvalidValue(f"{name} must be a whole number", name)
         try:
             counts[name] = int(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InvalidValue(f"{name} must be a whole number", name) from exc
         if not 0 <= counts[name] <= 1000:
             raise InvalidValue(f"{name} must be between 0 and 1000", name)
@@ -123,7 +128,8 @@ def lead_numbers(leads: list[Lead], now: datetime) -> dict:
     """Response numbers of some leads: one-hour share, medians, by source, by outcome."""
     arrived = dict(db.session.execute(select(Case.id, Case.arrived_at).where(
         Case.id.in_([lead.case_id for lead in leads if lead.case_id]))).all()) if any(lead.case_id for lead in leads) else {}
-    stats = rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in leads], now)
+    counted = [lead for lead in leads if lead.outcome != "duplicate"]  # one person, one report in the times
+    stats = rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
     return {
         "leads": stats.leads,
         "answered_within_hour": stats.within_hour,

@@ -83,7 +83,10 @@ def parse_timestamp(value, field):
             raise InvalidValue("must be a time like 2026-11-23T08:30:00+08:00", field) from exc
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=LOCAL_TZ)
-    parsed = parsed.astimezone(timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except OverflowError as exc:  # year 1 or 9999 with an offset falls off the calendar
+        raise InvalidValue("time is out of range", field) from exc
     if parsed.year < 1900 or parsed > datetime.now(timezone.utc).replace(year=datetime.now().year + 1):
         raise InvalidValue("time is out of range", field)
     return parsed

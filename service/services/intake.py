@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain.errors import InvalidValue
+from ..domain.errors import Conflict, InvalidValue
 from ..domain.intake import derived_categories, validate_age_range
 from ..extensions import db
 from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
@@ -137,12 +137,15 @@ def register_arrival(
     settings,
     idempotency_key: str | None = None,
     ip: str | None = None,
+    from_lead: bool = False,
 ) -> Registration:
     """Create a case with its photos and six channels in one transaction, then queue the photos."""
     if idempotency_key:
         idempotency_key = idempotency_key.strip()[:64] or None
+    if idempotency_key and idempotency_key.startswith(LEAD_KEY_PREFIX) and not from_lead:
+        raise InvalidValue("this idempotency key is reserved", "idempotency_key")
     if idempotency_key:
-        existing = db.session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+        existing = _replayed(actor, idempotency_key)
         if existing is not None:
             return Registration(existing, created=False, queued=True)
 
@@ -194,7 +197,7 @@ def register_arrival(
     except IntegrityError:
         rollback_discarding(written)
         if idempotency_key:  # a concurrent double submit won the race: answer with its case
-            existing = db.session.scalar(select(Case).where(Case.idempotency_key == idempotency_key))
+            existing = _replayed(actor, idempotency_key)
             if existing is not None:
                 return Registration(existing, created=False, queued=True)
         raise
@@ -204,6 +207,17 @@ def register_arrival(
     log.info("event=case_registered case_id=%s photos=%s", case.id, len(photos))
     queued = queue_photos([p.id for p in photos])
     return Registration(case, created=True, queued=queued)
+
+
+LEAD_KEY_PREFIX = "lead:"  # arrivals registered from a street lead (services.leads): never a client's key
+
+
+def _replayed(actor: User, key: str) -> Case | None:
+    """The case an earlier submit with this key made; another station's case is a conflict, never shown."""
+    existing = db.session.scalar(select(Case).where(Case.idempotency_key == key))
+    if existing is not None and actor.role != "admin" and existing.station_id != actor.station_id:
+        raise Conflict("this idempotency key was used for another registration", "idempotency_key")
+    return existing
 
 
 def rollback_discarding(written: list[Path]) -> None:

@@ -90,7 +90,8 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
             return Report(existing, created=False, queued=True)
     if actor.station_id is None:
         raise InvalidValue("this user belongs to no station", "station")
-    source = _text(raw, "source", 20) or actor.reporter_source or "patrol"
+    # A reporter's source is their account's (a volunteer cannot file as police); staff may say.
+    source = (actor.reporter_source or "other") if not actor.has_role("staff") else (_text(raw, "source", 20) or "patrol")
     if source not in rules.SOURCES:
         raise InvalidValue(f"source must be one of: {', '.join(rules.SOURCES)}", "source")
     seen_raw = raw.get("seen_at")
@@ -190,10 +191,17 @@ def reporter_view(lead: Lead) -> dict:
     }
 
 
+def with_photos(query: Select) -> Select:
+    """Lists show each lead's photo count: load the photos in one statement, not one per lead."""
+    from sqlalchemy.orm import selectinload
+
+    return query.options(selectinload(Lead.photos))
+
+
 def open_leads(actor: User, now: datetime | None = None) -> list[Lead]:
     """Open, assigned and on-site leads, most urgent first (danger flags, then waiting time)."""
     now = now or utcnow()
-    rows = db.session.scalars(visible_leads(actor).where(Lead.status != "closed")).all()
+    rows = db.session.scalars(with_photos(visible_leads(actor).where(Lead.status != "closed"))).all()
     return sorted(rows, key=lambda lead: -rules.urgency_score(lead.urgency or [], lead.reported_at, now))
 
 
@@ -218,8 +226,8 @@ def assign(actor: User, lead_id: int, team: str | None, ip: str | None = None, n
     if not team:
         raise InvalidValue("name the patrol team", "team")
     rules.check_transition(lead.status, "assigned")
-    lead.status, lead.team = "assigned", team
-    lead.assigned_at, lead.assigned_by_id = now or utcnow(), actor.id
+    lead.status, lead.team, lead.assigned_by_id = "assigned", team, actor.id
+    lead.assigned_at = lead.assigned_at or now or utcnow()  # re-assigning keeps the first dispatch time
     audit.record(actor.id, "lead.assign", "lead", lead.id, {"team": team}, ip)
     db.session.commit()
     return lead
@@ -271,20 +279,35 @@ def convert_to_arrival(actor: User, lead_id: int, raw_fields: dict, extra_upload
     """The person was brought in: register the arrival with the lead's photos and GPS, close the lead.
 
     Idempotent: the arrival's key is the lead's, so a retry answers with the same case."""
-    lead = get_lead(actor, lead_id)
-    if lead.case_id is not None:
-        from ..models import Case
+    from ..models import Case
+    from .intake import LEAD_KEY_PREFIX
 
-        return db.session.get(Case, lead.case_id), False
+    lead = _locked(actor, lead_id)  # a concurrent close (not found) cannot be overwritten as brought in
+    if lead.case_id is not None:
+        case = db.session.get(Case, lead.case_id)
+        db.session.rollback()
+        return case, False
     if lead.status == "closed":
         raise Conflict(f"lead {lead.id} is closed ({lead.outcome})", "status")
+    for name in ("state", "station_code"):
+        if raw_fields.get(name) is not None and not isinstance(raw_fields[name], str):
+            raise InvalidValue(f"{name} must be text", name)
     prefilled = {k: v for k, v in arrival_fields(lead).items() if v not in (None, "", [])}
     fields = {**prefilled, **{k: v for k, v in raw_fields.items() if v not in (None, "") or k not in prefilled}}
-    uploads = [Upload(f"lead-{lead.id}-{p.id}", photo_file(settings.media_dir, p, normalized=False).read_bytes())
-               for p in lead.photos]
+    fields["station_code"] = lead_station_code(lead)  # the lead's station, also when an admin registers it
+    uploads = []
+    for p in lead.photos:
+        path = photo_file(settings.media_dir, p, normalized=False)
+        if path.exists():  # a file lost on disk must not block the arrival: the other photos go on
+            uploads.append(Upload(f"lead-{lead.id}-{p.id}", path.read_bytes()))
+        else:
+            log.warning("event=lead_photo_missing lead_id=%s photo_id=%s", lead.id, p.id)
+    db.session.rollback()  # the lock ends here; register_arrival owns its own transaction
     reg = register_arrival(actor, fields, uploads + list(extra_uploads), settings,
-                           idempotency_key=f"lead:{lead.id}", ip=ip)
+                           idempotency_key=f"{LEAD_KEY_PREFIX}{lead_id}", ip=ip, from_lead=True)
     lead = _locked(actor, lead_id)
+    if lead.status == "closed" and lead.case_id is None:  # closed meanwhile: the arrival stands, say so
+        log.warning("event=lead_closed_during_arrival lead_id=%s case_id=%s", lead.id, reg.case.id)
     when = now or utcnow()
     if lead.case_id is None:
         lead.case_id = reg.case.id
@@ -295,6 +318,12 @@ def convert_to_arrival(actor: User, lead_id: int, raw_fields: dict, extra_upload
         audit.record(actor.id, "lead.brought_in", "lead", lead.id, {"case_id": reg.case.id}, ip)
         db.session.commit()
     return reg.case, reg.created
+
+
+def lead_station_code(lead: Lead) -> str:
+    from ..models import Station
+
+    return db.session.get(Station, lead.station_id).code
 
 
 def _lead_event(case_id: int, actor: User, lead: Lead):

@@ -281,47 +281,57 @@ def _lead_photos_pending(lead_id: int) -> bool:
 def match_lead(lead_id: int, settings, now=None) -> dict:
     """The face check of a street lead: is this person an earlier arrival, or in a missing-person report?
 
-    Writes what staff see (candidates, best first) and what the reporter may see (known / not known)."""
+    Staff see every candidate under the `possible` cut (any station; a person who died is left out). The
+    reporter learns only `known`, and only for a `likely` face of an open report or of this station's
+    arrival: a reporter's account is not a way to look up any face anywhere, and a `possible` face among
+    thousands is too often a stranger to tell a volunteer. The search runs without a lock on the lead (the
+    first index load can take seconds); the result is written under the lock."""
     from ..models import Lead
     from .faces import engine_for
 
     started = time.monotonic()
     now = now or utcnow()
-    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id).with_for_update().execution_options(populate_existing=True))
+    lead = db.session.get(Lead, lead_id)
     if lead is None:
         return {"lead_id": lead_id, "result": "missing"}
     if _lead_photos_pending(lead_id):  # the last photo's own message comes back here when it is done
         db.session.rollback()
         return {"lead_id": lead_id, "result": "photos_pending"}
+    station_id = lead.station_id
     engine = engine_for(settings)
     probes = _probe_faces("lead", lead_id, engine.version)
-    candidates = []
+    candidates, known = [], False
     if probes:
         best = _best_per_owner(index_for(engine), probes, None, None)
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]
         reports = {r.id: r for r in db.session.scalars(
             select(GalleryReport).where(GalleryReport.id.in_(report_ids), GalleryReport.status == "open"))} if report_ids else {}
-        cases = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
-        cuts = attributes.thresholds(engine)["adult"]
+        cases = {c.id: c for c in db.session.scalars(
+            select(Case).where(Case.id.in_(case_ids), Case.state != "deceased"))} if case_ids else {}
+        likely_cut, possible_cut = attributes.thresholds(engine)["adult"]
         for (kind, owner_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
-            if hit.distance > cuts[1] or (kind == "report" and owner_id not in reports) or (kind == "case" and owner_id not in cases):
+            if hit.distance > possible_cut or (kind == "report" and owner_id not in reports) or (kind == "case" and owner_id not in cases):
                 continue
+            band = "likely" if hit.distance <= likely_cut else "possible"
+            known = known or (band == "likely" and (kind == "report" or cases[owner_id].station_id == station_id))
             candidates.append({
                 "kind": "gallery" if kind == "report" else "previous_arrival",
                 "report_id": owner_id if kind == "report" else None,
                 "case_id": owner_id if kind == "case" else None,
                 "face_distance": round(hit.distance, 4),
-                "band": "likely" if hit.distance <= cuts[0] else "possible",
+                "band": band,
                 "lead_face_id": hit.probe_face_id,
                 "other_face_id": hit.other_face_id,
             })
+    db.session.rollback()
+    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id).with_for_update().execution_options(populate_existing=True))
     lead.face_candidates = candidates[:10]
-    lead.face_check = "known" if candidates else ("not_known" if probes else "no_face")
+    lead.face_check = "known" if known else ("not_known" if probes else "no_face")
     lead.face_checked_at = now
     db.session.commit()
-    log.info("event=match_lead lead_id=%s probes=%d candidates=%d ms=%d", lead_id, len(probes), len(candidates),
-             (time.monotonic() - started) * 1000)
+    log.info("event=match_lead lead_id=%s probes=%d candidates=%d known=%s ms=%d", lead_id, len(probes), len(candidates),
+             known, (time.monotonic() - started) * 1000)
     return {"lead_id": lead_id, "probes": len(probes), "candidates": len(candidates), "face_check": lead.face_check}
 
 

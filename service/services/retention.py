@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
 from ..extensions import db
 from ..models import Case, Face, Photo
@@ -31,13 +31,14 @@ def due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int
 
 
 def leads_due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int]:
-    """Street leads closed longer ago than the retention period that still hold face templates."""
+    """Street leads closed (or, never closed, reported) longer ago than the retention period, with faces."""
     from ..models import Lead
 
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
     has_faces = select(Face.id).join(Photo, Photo.id == Face.photo_id).where(Photo.lead_id == Lead.id).exists()
     return list(db.session.scalars(
-        select(Lead.id).where(Lead.status == "closed", Lead.closed_at < cutoff, has_faces).order_by(Lead.id).limit(limit)))
+        select(Lead.id).where(or_(Lead.closed_at < cutoff, Lead.reported_at < cutoff), has_faces)
+        .order_by(Lead.id).limit(limit)))
 
 
 def erase_lead_biometrics(lead_id: int, settings, actor_id: int | None = None) -> dict:

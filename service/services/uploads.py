@@ -2,10 +2,13 @@
 
 The phone names the upload with the report's idempotency key, asks how much the station already has
 (`offset`) and sends the rest. The parts are plain files under the instance folder, one per reporter and key;
-the lead takes the finished file when it is committed, and the sweeper deletes parts left behind.
+the lead takes the finished file when it is committed, and the sweeper deletes parts left behind. They live
+beside the photos (HUIJIA_MEDIA_DIR), the one folder every web and worker process shares.
 """
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import time
 from pathlib import Path
@@ -16,10 +19,11 @@ from .intake import Upload
 
 KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 STALE_SECONDS = 24 * 3600
+MAX_OPEN_PARTS = 5  # per reporter: a phone has a report or two in its outbox, not a disk's worth
 
 
 def _folder(settings) -> Path:
-    folder = Path(settings.instance_dir) / "uploads"
+    folder = Path(settings.media_dir) / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
@@ -38,15 +42,21 @@ def offset(actor: User, key: str, settings) -> int:
 def append(actor: User, key: str, start: int, chunk: bytes, settings) -> int:
     """Add `chunk` at `start`; a chunk that does not start where the part ends is refused with the offset."""
     path = _path(actor, key, settings)
-    have = path.stat().st_size if path.exists() else 0
-    if start != have:
-        raise OffsetMismatch(have)
-    if have + len(chunk) > settings.max_photo_bytes:
-        path.unlink(missing_ok=True)
-        raise InvalidValue(f"photo is larger than {settings.max_photo_bytes // (1024 * 1024)} MB", "photos")
+    if not path.exists() and len(list(_folder(settings).glob(f"{actor.id}-*.part"))) >= MAX_OPEN_PARTS:
+        raise InvalidValue(f"at most {MAX_OPEN_PARTS} unfinished photo uploads at a time", "upload_key")
     with path.open("ab") as out:
+        # Two requests for the same offset (two tabs, a retry while the first still runs): the lock and the
+        # size read under it let exactly one of them write.
+        fcntl.flock(out, fcntl.LOCK_EX)
+        have = os.fstat(out.fileno()).st_size
+        if start != have:
+            raise OffsetMismatch(have)
+        if have + len(chunk) > settings.max_photo_bytes:
+            path.unlink(missing_ok=True)
+            raise InvalidValue(f"photo is larger than {settings.max_photo_bytes // (1024 * 1024)} MB", "photos")
         out.write(chunk)
-    return have + len(chunk)
+        out.flush()
+        return have + len(chunk)
 
 
 def take(actor: User, key: str, settings) -> Upload | None:

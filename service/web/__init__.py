@@ -41,7 +41,9 @@ def register_web(app: Flask) -> None:
 
     @login_manager.unauthorized_handler
     def unauthorized():
-        if request.path.startswith("/api/"):
+        # The phone page's script asks for JSON: it must learn "log in again", not follow a redirect to a
+        # login page it would take for success (its report would be dropped from the outbox).
+        if request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json":
             from ..api.errors import error_response
 
             return error_response(401, "unauthorized", "log in first")

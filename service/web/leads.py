@@ -11,7 +11,8 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..domain import leads as lead_rules
-from ..domain.errors import DomainError, InvalidValue, NotFound
+from ..domain.errors import Conflict, DomainError, InvalidValue, NotFound
+from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
 from ..models import Case, Face, GalleryReport, Lead, User
 from ..services import audit, campaigns, leads, uploads
@@ -28,7 +29,8 @@ def _lead_limit() -> str:
 
 
 def _per_user() -> str:
-    return f"user:{current_user.get_id()}" if current_user.is_authenticated else request.remote_addr or "-"
+    # The same key as the API's (api/leads.py): one allowance per reporter, page and API together.
+    return f"user:{current_user.id}" if current_user.is_authenticated else request.remote_addr or "-"
 
 
 def _wants_json() -> bool:
@@ -54,7 +56,7 @@ def report_form():
 
 @bp.post("/report")
 @role_required("reporter")
-@limiter.limit(_lead_limit, key_func=_per_user)
+@limiter.shared_limit(_lead_limit, scope="lead-report", key_func=_per_user)
 def report_submit():
     raw = {k: request.form.get(k) for k in ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")}
     raw["urgency"] = request.form.getlist("urgency")
@@ -71,7 +73,7 @@ def report_submit():
             uploads.discard(current_user, upload_key, settings)
     except DomainError as exc:
         db.session.rollback()
-        status = getattr(exc, "status", 422)
+        status = getattr(exc, "status", 409 if isinstance(exc, Conflict) else 422)
         if _wants_json():
             return jsonify({"error": {"code": getattr(exc, "code", "invalid_value"), "message": exc.message,
                                       "field": exc.field}}), status
@@ -97,8 +99,13 @@ def upload_offset(key: str):
         return jsonify({"error": {"code": exc.code, "message": exc.message, "field": exc.field}}), 422
 
 
+def _chunk_limit() -> str:
+    return "600 per hour"  # 64 KB chunks: about 37 MB an hour per reporter, plenty for a few photos
+
+
 @bp.put("/report/upload/<key>")
 @role_required("reporter")
+@limiter.limit(_chunk_limit, key_func=_per_user)
 def upload_chunk(key: str):
     """One chunk of a photo at `?offset=`; a chunk that does not continue the part gets 409 and the offset."""
     start = request.args.get("offset", type=int)
@@ -119,7 +126,8 @@ def upload_chunk(key: str):
 @role_required("reporter")
 def my_leads():
     mine = leads.visible_leads(current_user).where(Lead.reporter_id == current_user.id)
-    rows = [leads.reporter_view(lead) for lead in db.session.scalars(mine.order_by(Lead.reported_at.desc()).limit(50))]
+    rows = [leads.reporter_view(lead) for lead in
+            db.session.scalars(leads.with_photos(mine.order_by(Lead.reported_at.desc()).limit(50)))]
     return render_template("leads/mine.html", rows=rows)
 
 
@@ -136,7 +144,7 @@ def my_lead(lead_id: int):
 
 def _marker(lead) -> dict:
     return {"id": lead.id, "lat": lead.lat, "lng": lead.lng, "status": lead.status, "urgency": lead.urgency or [],
-            "place": lead.place or "", "url": url_for("leads.dispatch_lead", lead_id=lead.id)}
+            "place": mask_ids_in(lead.place or ""), "url": url_for("leads.dispatch_lead", lead_id=lead.id)}
 
 
 @bp.get("/dispatch")

@@ -144,3 +144,71 @@ def test_each_reporter_has_a_rate_limit(app, api, db):
         app.config["HUIJIA"] = old
         limiter.reset()
     assert codes == [201, 201, 429] and other == 201
+
+
+# --- regressions from the review of the street-lead code ---------------------------------------
+
+def test_a_lead_key_or_another_stations_key_never_returns_anyones_case(api, db, users, settings):
+    lead_id = post_lead(api["reporter"]).get_json()["id"]
+    case = api["staff"].post(f"/api/v1/leads/{lead_id}/arrival", json={"name": "张三"}).get_json()
+    form = {"gender": "male"}
+    reserved = api["other_staff"].post("/api/v1/cases", data=form, headers={"Idempotency-Key": f"lead:{lead_id}"})
+    assert reserved.status_code == 422 and "张三" not in reserved.get_data(as_text=True)
+    mine = api["staff"].post("/api/v1/cases", data=form, headers={"Idempotency-Key": "k-shared-123"}).get_json()
+    theirs = api["other_staff"].post("/api/v1/cases", data=form, headers={"Idempotency-Key": "k-shared-123"})
+    assert theirs.status_code == 409 and str(mine["case_no"]) not in theirs.get_data(as_text=True)
+    assert case["id"] != mine["id"]
+
+
+def test_other_station_staff_cannot_choose_a_face_on_a_lead_photo(api, db, users, settings, faces_dir):
+    from service.models import Face
+
+    lead_id = post_lead(api["reporter"], (faces_dir / "Yao_Ming" / "1.jpg").read_bytes()).get_json()["id"]
+    photo = processing.Photo.query.filter_by(lead_id=lead_id).one()
+    processing.process_photo(photo.id, settings)
+    face = Face.query.filter_by(photo_id=photo.id).first()
+    resp = api["other_staff"].post(f"/api/v1/photos/{photo.id}/faces/{face.id}/select")
+    assert resp.status_code == 404
+
+
+def test_out_of_range_values_are_422_not_500(api, db):
+    for seen in ("0001-01-01T00:00", "9999-12-31T23:59:59-14:00"):
+        assert post_lead(api["reporter"], seen_at=seen).status_code == 422, seen
+    raw = '{"team": "x", "people_contacted": 1e999}'
+    assert api["staff"].post("/api/v1/patrols", data=raw, content_type="application/json").status_code == 422
+    assert api["staff"].post("/api/v1/patrols", json={"team": "x", "people_contacted": True}).status_code == 422
+    far = {"name": "x", "starts_on": "9999-12-01", "ends_on": "9999-12-31"}
+    assert api["supervisor"].post("/api/v1/campaigns", json=far).status_code == 422
+    lead_id = post_lead(api["reporter"]).get_json()["id"]
+    for body in ({"state": 5}, {"station_code": 5}):
+        assert api["staff"].post(f"/api/v1/leads/{lead_id}/arrival", json=body).status_code == 422, body
+
+
+def test_an_admin_registers_the_arrival_at_the_leads_station(api, db, users):
+    lead_id = post_lead(api["reporter"]).get_json()["id"]
+    resp = api["admin"].post(f"/api/v1/leads/{lead_id}/arrival", json={})
+    assert resp.status_code == 201, resp.get_json()
+    from service.models import Case
+
+    assert Case.query.get(resp.get_json()["id"]).station_id == users["reporter"].station_id
+
+
+def test_an_earlier_arrival_at_another_station_is_not_known_to_the_reporter(api, db, users, settings, faces_dir):
+    from service.services.intake import register_arrival
+
+    elsewhere = register_arrival(users["other_staff"], {"gender": "male"},
+                                 [Upload("1.jpg", (faces_dir / "Yao_Ming" / "1.jpg").read_bytes())], settings).case
+    lead_id = post_lead(api["reporter"], (faces_dir / "Yao_Ming" / "2.jpg").read_bytes()).get_json()["id"]
+    for pid in [p.id for p in processing.Photo.query.filter_by(status="pending").order_by("id")]:
+        processing.process_photo(pid, settings)
+    matching.match_lead(lead_id, settings)
+    assert api["reporter"].get(f"/api/v1/leads/{lead_id}").get_json()["face_check"] == "not_known"
+    staff = api["staff"].get(f"/api/v1/leads/{lead_id}").get_json()
+    assert staff["face_candidates"][0]["kind"] == "previous_arrival" and staff["face_candidates"][0]["other_station"]
+    assert all(c["case_id"] != elsewhere.id for c in staff["face_candidates"])
+
+
+def test_a_logged_out_phone_gets_401_json_not_the_login_page(client, db, users):
+    resp = client.post("/report", data={"place": "x"}, headers={"Accept": "application/json"})
+    assert resp.status_code == 401 and resp.get_json()["error"]["code"] == "unauthorized"
+    assert client.get("/report").status_code == 302  # a browser opening the page is still sent to log in

@@ -38,6 +38,7 @@ def test_a_lead_is_kept_with_its_photo_and_a_resend_makes_no_second_one(db, user
     assert (lead.station_id, lead.source, lead.urgency, lead.status, lead.face_check) == (
         users["reporter"].station_id, "patrol", ["cold", "minor"], "open", "pending")
     assert (round(lead.lat, 4), round(lead.lng, 4)) == (39.0851, 117.201)
+    assert send(users, settings, source="police").lead.source == "patrol"  # a reporter files as their account says
     with pytest.raises(Conflict):  # another reporter cannot take over a key
         leads.report_lead(users["other_reporter"], PLACE, [], settings, idempotency_key=key)
 
@@ -46,7 +47,6 @@ def test_a_lead_is_kept_with_its_photo_and_a_resend_makes_no_second_one(db, user
     ({"place": "", "lat": None, "lng": None}, "place"),
     ({"lat": "95"}, "lat"),
     ({"urgency": ["hungry"]}, "urgency"),
-    ({"source": "alien"}, "source"),
     ({"seen_at": "2020-01-01T08:00:00+08:00"}, "seen_at"),
     ({"description": "x" * 2001}, "description"),
 ])
@@ -55,6 +55,12 @@ def test_bad_leads_are_refused_and_nothing_is_kept(db, users, settings, fields, 
         leads.report_lead(users["reporter"], {**PLACE, **fields}, [], settings)
     assert exc.value.field == field
     assert Lead.query.count() == 0
+
+
+def test_staff_name_the_source_and_it_is_checked(db, users, settings):
+    assert send(users, settings, who="staff", source="driver").lead.source == "driver"
+    with pytest.raises(InvalidValue):
+        send(users, settings, who="staff", source="alien")
 
 
 def test_a_non_image_photo_is_refused(db, users, settings):
@@ -128,7 +134,7 @@ def test_reporters_see_only_their_own_leads_and_no_case(db, users, settings):
 
 
 def test_brought_in_lead_becomes_an_arrival_with_its_photos_and_gps(db, users, settings, faces_dir):
-    lead = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)], urgency=["injured"], source="driver",
+    lead = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)], who="staff", urgency=["injured"], source="driver",
                 description="桥下，腿部受伤").lead
     t0 = lead.reported_at
     leads.assign(users["staff"], lead.id, "巡查一组", now=t0 + timedelta(minutes=5))
@@ -186,7 +192,7 @@ def test_campaign_counts_leads_patrols_and_arrivals_together(db, users, settings
     leads.assign(users["staff"], fast.id, "一组", now=fast.reported_at + timedelta(minutes=10))
     leads.mark_on_site(users["staff"], fast.id, now=fast.reported_at + timedelta(minutes=35))
     leads.convert_to_arrival(users["staff"], fast.id, {}, [], settings, now=fast.reported_at + timedelta(minutes=80))
-    slow = send(users, settings, source="volunteer").lead
+    slow = send(users, settings, who="staff", source="volunteer").lead
     leads.assign(users["staff"], slow.id, "二组")
     leads.mark_on_site(users["staff"], slow.id, now=slow.reported_at + timedelta(minutes=95))
     leads.close(users["staff"], slow.id, "not_found")

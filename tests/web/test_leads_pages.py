@@ -146,9 +146,48 @@ def test_unfinished_parts_are_swept_after_a_day(reporter_client, users, settings
 
     key = unique_key()
     reporter_client.put(f"/report/upload/{key}?offset=0", data=b"partial")
-    part = settings.instance_dir / "uploads" / f"{users['reporter'].id}-{key}.part"
+    part = settings.media_dir / "uploads" / f"{users['reporter'].id}-{key}.part"
     assert part.exists()
     assert uploads.sweep(settings) == 0
     old = time.time() - 2 * 24 * 3600
     os.utime(part, (old, old))
     assert uploads.sweep(settings) == 1 and not part.exists()
+
+
+def test_two_chunks_for_the_same_offset_at_once_write_once(app, users, db, settings):
+    """Two tabs or a retry while the first request runs: the part never holds a chunk twice."""
+    import threading
+    from types import SimpleNamespace
+
+    from service.services import uploads
+
+    reporter = SimpleNamespace(id=users["reporter"].id)  # the threads have no app context: only the id is read
+    for _ in range(20):
+        key = unique_key()
+        barrier, results = threading.Barrier(2), []
+
+        def put():
+            barrier.wait()
+            try:
+                results.append(uploads.append(reporter, key, 0, b"x" * 65536, settings))
+            except uploads.OffsetMismatch as exc:
+                results.append(("conflict", exc.offset))
+
+        threads = [threading.Thread(target=put) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(map(str, results)) == sorted(map(str, [65536, ("conflict", 65536)])), results
+        assert uploads.offset(reporter, key, settings) == 65536
+        uploads.discard(reporter, key, settings)
+
+
+def test_a_reporter_has_at_most_five_unfinished_uploads(reporter_client, users, settings):
+    from service.services import uploads
+
+    keys = [unique_key() for _ in range(6)]
+    codes = [reporter_client.put(f"/report/upload/{k}?offset=0", data=b"x").status_code for k in keys]
+    assert codes == [200] * 5 + [422]
+    for k in keys:
+        uploads.discard(users["reporter"], k, settings)
