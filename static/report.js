@@ -1,6 +1,7 @@
-// The reporter's phone page: GPS, a photo made small before sending, and an outbox that survives a
-// dropped connection or a closed tab. A report is kept on the phone (IndexedDB) until the server has it;
-// every resend carries the same idempotency key, so the station gets one lead however often it is sent.
+// The reporter's phone page: GPS, a photo made small before sending, and an outbox that survives a dropped
+// connection, a closed tab or a lost login. A report stays on the phone (IndexedDB) until the station has
+// answered with its id; every resend carries the same idempotency key, so the station gets one lead however
+// often it is sent. The photo goes up in chunks that continue where a broken connection stopped.
 (function () {
   "use strict";
   var form = document.getElementById("lead-form");
@@ -9,8 +10,11 @@
   var gpsStatus = document.getElementById("gps-status");
   var preview = document.getElementById("lead-preview");
   var photoInput = document.getElementById("f-photo");
-  var MAX_SIDE = 1600, QUALITY = 0.85, DB = "huijia-outbox", STORE = "leads";
-  var photoBlob = null, sending = false, retryDelay = 2000;
+  var sendButton = document.getElementById("lead-send");
+  var csrf = form.querySelector("input[name=csrf_token]").value;  // this page's token, never a stored one
+  var MAX_SIDE = 1600, QUALITY = 0.85, CHUNK = 64 * 1024, DB = "huijia-outbox", STORE = "leads";
+  var photoReady = Promise.resolve(null);
+  var draining = false, retryTimer = null, retryDelay = 2000, submittedKey = null;
 
   function say(text) { statusEl.textContent = text; }
   function pad(n) { return (n < 10 ? "0" : "") + n; }
@@ -54,16 +58,15 @@
   }
   photoInput.addEventListener("change", function () {
     preview.textContent = "";
-    photoBlob = null;
     var file = photoInput.files && photoInput.files[0];
-    if (!file) return;
-    shrink(file).then(function (blob) {
-      photoBlob = blob;
+    // Send waits for this: a fast tap must not send the report without its photo.
+    photoReady = file ? shrink(file).then(function (blob) {
       var im = document.createElement("img");
       im.src = URL.createObjectURL(blob);
       im.alt = "";
       preview.appendChild(im);
-    });
+      return blob;
+    }) : Promise.resolve(null);
   });
 
   function openDb() {
@@ -75,20 +78,28 @@
       req.onerror = function () { reject(req.error); };
     });
   }
-  function outbox(mode, fn) {
+  var memory = {};  // private mode: no IndexedDB, the page still sends (and retries while it stays open)
+  function outbox(mode, fn, fallback) {
     return openDb().then(function (db) {
       return new Promise(function (resolve, reject) {
-        var tx = db.transaction(STORE, mode), store = tx.objectStore(STORE), out = fn(store);
+        var tx = db.transaction(STORE, mode), out = fn(tx.objectStore(STORE));
         tx.oncomplete = function () { resolve(out && out.result); };
         tx.onerror = function () { reject(tx.error); };
       });
-    }).catch(function () { return null; });  // private mode: no outbox, the page still sends once
+    }).catch(function () { return fallback(); });
+  }
+  function keep(entry) { return outbox("readwrite", function (s) { return s.put(entry); }, function () { memory[entry.key] = entry; }); }
+  function drop(key) { return outbox("readwrite", function (s) { return s.delete(key); }, function () { delete memory[key]; }); }
+  function all() {
+    return outbox("readonly", function (s) { return s.getAll(); }, function () {
+      return Object.keys(memory).map(function (k) { return memory[k]; });
+    }).then(function (rows) { return (rows || []).sort(function (a, b) { return a.saved - b.saved; }); });
   }
 
-  function entryFromForm() {
+  function entryFromForm(photo) {
     var fields = {};
     new FormData(form).forEach(function (value, name) {
-      if (name === "photos") return;
+      if (name === "photos" || name === "csrf_token") return;
       if (name === "urgency") { (fields.urgency = fields.urgency || []).push(value); return; }
       fields[name] = value;
     });
@@ -97,13 +108,28 @@
       var moment = new Date(fields.seen_at);
       if (!isNaN(moment.getTime())) fields.seen_at = moment.toISOString();
     }
-    return { key: fields.idempotency_key, fields: fields, photo: photoBlob, saved: Date.now() };
+    return { key: fields.idempotency_key, fields: fields, photo: photo, saved: Date.now() };
   }
 
-  // The photo goes first, in chunks: after a break the phone asks how much the station has and sends the
-  // rest (a 2G connection that drops at 80 % does not start again from zero). Then the report itself.
-  var CHUNK = 64 * 1024;
-  var csrf = form.querySelector("input[name=csrf_token]").value;
+  // What an answer means for the report: sent, try again later, log in first, or refused as it is.
+  function Outcome(kind, data, status) { this.kind = kind; this.data = data; this.status = status; }
+  function judge(resp) {
+    if (resp.type === "opaqueredirect" || resp.status === 401 || resp.status === 403) return Promise.reject(new Outcome("login"));
+    if (resp.status === 400) return Promise.reject(new Outcome("reload"));  // the page's CSRF token expired
+    return resp.json().catch(function () { return null; }).then(function (data) {
+      if (resp.ok && data) return data;
+      if (resp.status === 409 && data && typeof data.offset === "number") return data;  // a chunk from the wrong place
+      if (resp.ok || resp.status >= 500 || resp.status === 429 || resp.status === 408) throw new Outcome("later");
+      throw new Outcome("refused", data, resp.status);
+    });
+  }
+  function call(url, options) {
+    options.credentials = "same-origin";
+    options.redirect = "manual";  // a redirect here is the login page: never a success
+    options.headers = { "Accept": "application/json", "X-CSRFToken": csrf };
+    return fetch(url, options).then(judge, function () { throw new Outcome("later"); });
+  }
+
   function uploadUrl(key) { return form.dataset.uploadUrl.replace("__key__", encodeURIComponent(key)); }
   function sendPhoto(entry) {
     if (!entry.photo) return Promise.resolve();
@@ -111,78 +137,90 @@
     function from(offset) {
       if (offset >= size) return Promise.resolve();
       say(form.dataset.msgSending + " " + Math.round(100 * offset / size) + "%");
-      return fetch(uploadUrl(entry.key) + "?offset=" + offset, {
-        method: "PUT", body: entry.photo.slice(offset, Math.min(offset + CHUNK, size)), credentials: "same-origin",
-        headers: { "X-CSRFToken": csrf, "Accept": "application/json" }
-      }).then(function (resp) {
-        return resp.json().catch(function () { return {}; }).then(function (data) {
-          if (resp.ok || (resp.status === 409 && typeof data.offset === "number")) return from(data.offset);
-          throw { refused: resp.status < 500 && resp.status !== 429, data: data, status: resp.status };
-        });
+      return call(uploadUrl(entry.key) + "?offset=" + offset, {
+        method: "PUT", body: entry.photo.slice(offset, Math.min(offset + CHUNK, size))
+      }).then(function (data) {
+        if (data.offset <= offset && data.offset < size) throw new Outcome("later");  // no progress: wait, never spin
+        return from(data.offset);
       });
     }
-    return fetch(uploadUrl(entry.key), { credentials: "same-origin", headers: { "Accept": "application/json" } })
-      .then(function (resp) { return resp.json(); })
-      .then(function (data) { return from(data.offset || 0); });
+    return call(uploadUrl(entry.key), { method: "GET" }).then(function (data) { return from(data.offset || 0); });
   }
 
-  function refuse(entry, data, status) {
-    // A refusal (a bad photo, a missing place): the reporter fixes it; the outbox keeps nothing wrong.
-    outbox("readwrite", function (s) { return s.delete(entry.key); });
-    say((data && data.error && data.error.message) || ("HTTP " + status));
-    document.getElementById("lead-send").disabled = false;
-  }
-
-  function send(entry) {
-    sending = true;
-    say(form.dataset.msgSending);
-    sendPhoto(entry).then(function () {
+  function sendOne(entry) {
+    return sendPhoto(entry).then(function () {
       var body = new FormData();
       Object.keys(entry.fields).forEach(function (name) {
         var v = entry.fields[name];
         if (Array.isArray(v)) v.forEach(function (x) { body.append(name, x); }); else body.append(name, v);
       });
       if (entry.photo) body.append("upload_key", entry.key);
-      return fetch(form.action || window.location.href, {
-        method: "POST", body: body, credentials: "same-origin", headers: { "Accept": "application/json" }
-      }).then(function (resp) {
-        return resp.json().catch(function () { return {}; }).then(function (data) {
-          sending = false;
-          if (resp.ok) {
-            outbox("readwrite", function (s) { return s.delete(entry.key); });
-            window.location.href = data.url || form.dataset.sentUrl;
-            return;
-          }
-          if (resp.status >= 500 || resp.status === 429 || resp.status === 408) { later(entry); return; }
-          refuse(entry, data, resp.status);
-        });
-      });
-    }).catch(function (err) {
-      sending = false;
-      if (err && err.refused) refuse(entry, err.data, err.status); else later(entry);
+      return call(form.action || window.location.href, { method: "POST", body: body });
     });
   }
 
-  function later(entry) {
-    say(form.dataset.msgRetry);
-    setTimeout(function () { if (!sending) send(entry); }, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 60000);
+  function restore(entry) {
+    // A refused report comes back into the form, so nothing the reporter typed is lost.
+    Object.keys(entry.fields).forEach(function (name) {
+      if (name === "urgency" || name === "idempotency_key") return;
+      var el = form.elements.namedItem(name);
+      if (el && "value" in el) el.value = entry.fields[name];
+    });
+    form.querySelectorAll("input[name=urgency]").forEach(function (box) {
+      box.checked = (entry.fields.urgency || []).indexOf(box.value) >= 0;
+    });
+  }
+
+  // One worker sends the outbox in order, one report at a time; a failure stops it until the next try.
+  function drain() {
+    if (draining) return;
+    clearTimeout(retryTimer);
+    draining = true;
+    all().then(function (entries) {
+      function next(i) {
+        if (i >= entries.length) { draining = false; return; }
+        var entry = entries[i];
+        say(form.dataset.msgSending);
+        sendOne(entry).then(function (data) {
+          retryDelay = 2000;
+          return drop(entry.key).then(function () {
+            if (entry.key === submittedKey) { window.location.href = data.url || form.dataset.sentUrl; return; }
+            say(form.dataset.msgEarlier);  // a report saved on this phone earlier has now reached the station
+            next(i + 1);
+          });
+        }, function (outcome) {
+          draining = false;
+          if (!(outcome instanceof Outcome)) outcome = new Outcome("later");
+          if (outcome.kind === "later") {
+            say(form.dataset.msgRetry);
+            retryTimer = setTimeout(drain, retryDelay);
+            retryDelay = Math.min(retryDelay * 2, 60000);
+          } else if (outcome.kind === "login") {
+            say(form.dataset.msgLogin);  // kept on the phone: it goes once the reporter has logged in again
+          } else if (outcome.kind === "reload") {
+            say(form.dataset.msgReload);
+          } else {
+            drop(entry.key);
+            restore(entry);
+            say((outcome.data && outcome.data.error && outcome.data.error.message) || ("HTTP " + outcome.status));
+            sendButton.disabled = false;
+          }
+          if (outcome.kind !== "refused") sendButton.disabled = false;
+        });
+      }
+      next(0);
+    });
   }
 
   form.addEventListener("submit", function (ev) {
     ev.preventDefault();
-    if (sending) return;
-    document.getElementById("lead-send").disabled = true;
-    var entry = entryFromForm();
-    outbox("readwrite", function (s) { return s.put(entry); }).then(function () { send(entry); });
+    sendButton.disabled = true;
+    photoReady.then(function (photo) {
+      var entry = entryFromForm(photo);
+      submittedKey = entry.key;
+      return keep(entry);
+    }).then(drain);
   });
-  window.addEventListener("online", function () { retryDelay = 2000; resume(); });
-
-  // A report left in the outbox (the tab was closed offline) is sent when the page opens again.
-  function resume() {
-    outbox("readonly", function (s) { return s.getAll(); }).then(function (entries) {
-      (entries || []).forEach(function (entry) { if (!sending) { say(form.dataset.msgSaved); send(entry); } });
-    });
-  }
-  resume();
+  window.addEventListener("online", function () { retryDelay = 2000; drain(); });
+  drain();  // a report left in the outbox (the tab was closed offline, the login had expired) goes now
 }());

@@ -129,3 +129,22 @@ def test_a_photo_upload_broken_off_midway_resumes_from_where_it_stopped(browser,
     assert [p.sha256 for p in lead.photos] == [hashlib.sha256(photo.read_bytes()).hexdigest()]  # byte for byte
     assert chunks.count(0) == 1, chunks  # resumed: the first 64 KB were not sent again
     assert broken and chunks.count(broken[0]) == 2 and len(chunks) == 4, chunks
+
+
+def test_a_report_sent_after_the_login_expired_is_kept_and_goes_after_logging_in(browser, live_server, users, db):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    try:
+        _log_in(page, live_server, "reporter1")
+        expect(page.get_by_test_id("lead-form")).to_be_visible()
+        page.fill("#f-place", "红桥区西站北广场")
+        users["reporter"].session_version += 1  # the login ends meanwhile (logged out elsewhere, expired)
+        db.session.commit()
+        page.get_by_test_id("lead-send").click()
+        expect(page.locator("#lead-status")).to_contain_text("请重新登录")
+        assert Lead.query.count() == 0
+        _log_in(page, live_server, "reporter1")  # back on the report page, the outbox goes by itself
+        expect(page.locator("#lead-status")).to_contain_text("已送达")
+        assert [lead.place for lead in Lead.query.all()] == ["红桥区西站北广场"]
+    finally:
+        context.close()
