@@ -64,10 +64,12 @@ def open_campaign(actor: User, raw: dict, ip: str | None = None) -> Campaign:
                         area=_text(raw, "area", 200), note=_text(raw, "note", 2000), created_by_id=actor.id)
     db.session.add(campaign)
     db.session.flush()
-    # Leads already reported inside the dates (the campaign opened a day late) count too.
-    for lead in db.session.scalars(select(Lead).where(Lead.station_id == campaign.station_id, Lead.campaign_id.is_(None),
-                                                      Lead.reported_at >= _start(starts_on), Lead.reported_at < _start(ends_on + timedelta(days=1)))):
-        lead.campaign_id = campaign.id
+    # Leads and patrols already inside the dates (the campaign opened a day late) count too.
+    start, end_before = _start(starts_on), _start(ends_on + timedelta(days=1))
+    for model, moment in ((Lead, Lead.reported_at), (PatrolRun, PatrolRun.started_at)):
+        for row in db.session.scalars(select(model).where(model.station_id == campaign.station_id, model.campaign_id.is_(None),
+                                                          moment >= start, moment < end_before)):
+            row.campaign_id = campaign.id
     audit.record(actor.id, "campaign.open", "campaign", campaign.id, {"kind": kind}, ip)
     db.session.commit()
     return campaign
@@ -183,7 +185,11 @@ def campaign_report(actor: User, campaign: Campaign, now: datetime | None = None
     for referral, is_minor, count in arrivals:
         by_referral[referral or "unknown"] += count
         minors += count if is_minor else 0
-    from_leads = sum(1 for lead in leads if lead.case_id)
+    # Of the arrivals in the campaign's days, those that came from a lead (a lead brought in after the last
+    # day is the campaign's lead, but not one of its arrivals).
+    lead_case_ids = [lead.case_id for lead in leads if lead.case_id]
+    from_leads = db.session.scalar(select(func.count(Case.id)).where(
+        Case.id.in_(lead_case_ids), Case.arrived_at >= start, Case.arrived_at < end_before)) if lead_case_ids else 0
     return {
         "campaign": {"id": campaign.id, "name": campaign.name, "kind": campaign.kind, "area": campaign.area,
                      "starts_on": campaign.starts_on.isoformat(), "ends_on": campaign.ends_on.isoformat()},

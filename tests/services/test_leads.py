@@ -251,3 +251,15 @@ def test_a_closed_leads_face_templates_are_erased_after_retention(db, users, set
     assert Face.query.filter_by(owner_kind="lead", owner_id=kept.id).count() >= 1
     assert Photo.query.filter_by(lead_id=lead.id).count() == 1  # the photo stays with the record
     assert retention.leads_due_for_erasure(30) == []
+
+
+def test_a_campaign_opened_late_takes_the_patrols_already_in_its_days(db, users):
+    from service.domain.rules import CHINA_TZ
+
+    run = campaigns.log_patrol(users["staff"], {"team": "一组", "people_contacted": "4"})
+    today = datetime.now(timezone.utc).astimezone(CHINA_TZ).date()
+    campaign = campaigns.open_campaign(users["supervisor"], {"name": "高温", "kind": "heat_wave",
+                                                             "starts_on": (today - timedelta(days=2)).isoformat(),
+                                                             "ends_on": today.isoformat()})
+    assert db.session.get(type(run), run.id).campaign_id == campaign.id
+    assert campaigns.campaign_report(users["supervisor"], campaign)["patrols"]["people_contacted"] == 4
