@@ -34,7 +34,7 @@
       data: { labels: weeks, datasets: [
         { label: L.series.identified, data: data.weeks.map(function (w) { return w.identified; }),
           borderColor: COLORS.warn, backgroundColor: COLORS.warn, tension: 0.2 },
-        { label: L.series.returned, data: data.weeks.map(function (w) { return w.returned; }),
+        { label: L.series.returns_all, data: data.weeks.map(function (w) { return w.returned; }),
           borderColor: COLORS.ok, backgroundColor: COLORS.ok, tension: 0.2 }] },
       options: base({ plugins: { legend: { display: true, position: "bottom" } } })
     });
@@ -62,7 +62,7 @@
       type: "bar",
       data: { labels: data.face_precision.map(function (b) { return L.bands[b.band] || b.band; }),
               datasets: [{ label: L.series.precision,
-                           data: data.face_precision.map(function (b) { return b.precision === null ? 0 : Math.round(b.precision * 100); }),
+                           data: data.face_precision.map(function (b) { return b.precision === null ? null : Math.round(b.precision * 100); }),  // no review yet: no bar
                            backgroundColor: [COLORS.ok, COLORS.warn] }] },
       options: base({ scales: { x: { grid: { display: false } },
                                 y: { beginAtZero: true, max: 100, ticks: { callback: function (v) { return v + "%"; } } } },

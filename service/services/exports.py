@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..domain.errors import InvalidValue
@@ -239,6 +240,10 @@ def report_exchange_row(report: GalleryReport) -> dict:
     # The same record id in PFIF and CSV, so that importing our file elsewhere (or here again) dedupes.
     row["external_id"] = report.external_id or f"{RECORD_DOMAIN}/report.{report.id}"
     row["extra"] = dict(report.extra or {})
+    # A family's free text may hold someone's ID number: scrubbed like the case rows' (the file leaves us).
+    for field in ("marks", "description"):
+        if isinstance(row[field], str):
+            row[field] = scrub(row[field])
     return row
 
 
@@ -251,7 +256,15 @@ def export_cases(actor: User, fmt: str, station_id: int | None = None, ip: str |
     """Open cases (still searching) the actor may see, as PFIF 1.4 or CSV; (file, count). Audited."""
     if fmt not in EXCHANGE_FORMATS:
         raise InvalidValue(f"format must be one of: {', '.join(EXCHANGE_FORMATS)}", "format")
-    query = visible_cases(actor).where(Case.state.in_(EXCHANGE_CASE_STATES)).options(joinedload(Case.station))
+    from ..models import CaseEvent
+
+    approved = select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind == "notice_approved").exists()
+    query = (visible_cases(actor)
+             # Only people still being searched for: an identified person's notices are withdrawn, and so is
+             # their record here. A minor goes out only once a supervisor approved their public notice.
+             .where(Case.state.in_(EXCHANGE_CASE_STATES), Case.identity_status != "confirmed",
+                    or_(Case.is_minor.is_(False), approved))
+             .options(joinedload(Case.station)))
     if station_id is not None:
         query = query.where(Case.station_id == station_id)
     rows = [case_exchange_row(c) for c in db.session.scalars(query.order_by(Case.id))]

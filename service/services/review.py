@@ -86,8 +86,10 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
             if case.identity_status == "confirmed" and case.identified_by_report_id not in (None, report.id):
                 raise Conflict("this case is already identified by another report; undo that link first", "decision")
             report.status, report.found_case_id = "found", case.id
-            case.identity_status, case.identified_by_report_id, case.identified_at = "confirmed", report.id, now
-            case.identified_by_channel = case.identified_by_channel or "face"
+            case.identified_by_report_id = report.id
+            if case.identity_status != "confirmed":  # already identified (an interview, DNA): the date and the
+                case.identity_status, case.identified_at = "confirmed", now  # decisive channel stay as they were
+                case.identified_by_channel = case.identified_by_channel or "face"
             _log_face_channel(case, "confirmed", note or "face match confirmed", actor, ref)
             case.events.append(CaseEvent(kind="identity_confirmed", user_id=actor.id,
                                          data={"by": "face", "candidate_id": row.id, "report_id": report.id}))
@@ -123,10 +125,11 @@ def undo(actor: User, candidate_id: int, note: str | None, ip: str | None = None
         if report.found_case_id == case.id:
             report.status, report.found_case_id = "open", None
         if case.identified_by_report_id == report.id:
-            case.identity_status = "self_reported" if case.name else "unknown"
-            case.identified_by_report_id, case.identified_at = None, None
-            if case.identified_by_channel == "face":
-                case.identified_by_channel = None
+            case.identified_by_report_id = None
+            # Only an identity the face match decided goes back; one confirmed by another channel stands.
+            if case.identified_by_channel in (None, "face"):
+                case.identity_status = "self_reported" if case.name else "unknown"
+                case.identified_at, case.identified_by_channel = None, None
             _log_face_channel(case, "in_progress", f"link undone: {note or ''}".strip(), actor, f"candidate:{row.id}")
     elif case.previous_case_id == row.other_case_id:
         case.previous_case_id = None

@@ -81,6 +81,9 @@ def parse_range(args: Mapping, today: date | None = None) -> DateRange:
             values[name] = date.fromisoformat(raw)
         except ValueError as exc:
             raise InvalidValue(f"{name} must be a date like 2026-01-31", name) from exc
+    for name, day in values.items():
+        if day is not None and not 2000 <= day.year <= 2100:
+            raise InvalidValue(f"{name} is out of range (years 2000 to 2100)", name)
     end = values["to"] or today
     start = values["from"] or end - timedelta(days=DEFAULT_DAYS - 1)
     if start > end:

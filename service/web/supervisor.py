@@ -136,6 +136,8 @@ def dashboard_stats():
         "bands": {"likely": _("band.likely"), "possible": _("band.possible")},
         "provinces": {stats.UNKNOWN_PROVINCE: _("unknown")},
         "series": {"arrivals": _("Arrivals"), "identified": _("Identified"), "returned": _("Returned home"),
+                   # the weekly line counts every return home in the week, identified or not (self return)
+                   "returns_all": _("All returns home in the week"),
                    "open_cases": _("Open cases"), "precision": _("Precision"), "reports": _("Reports"),
                    "open_reports": _("Open reports"), "cases": _("Cases")},
     }

@@ -103,7 +103,15 @@ def test_exchange_exports(api, station_cases, db):
     assert [r.fields["name"] for r in parse_pfif(resp.data)] == ["张三"]
     resp = api["supervisor"].get("/api/v1/exports/cases?format=csv")
     assert resp.mimetype == "text/csv" and ID_NUMBER not in resp.data.decode("utf-8-sig")
-    assert len(resp.data.decode("utf-8-sig").strip().splitlines()) == 4  # header + the three TJHX cases
+    # header + the one TJHX case still searched for: the identified one is not sent, nor the unapproved minor
+    lines = resp.data.decode("utf-8-sig").strip().splitlines()
+    assert len(lines) == 2 and station_cases["long"].case_no in lines[1]
+    from service.models import CaseEvent
+
+    db.session.add(CaseEvent(case_id=station_cases["child"].id, kind="notice_approved"))
+    db.session.commit()
+    resp = api["supervisor"].get("/api/v1/exports/cases?format=csv")
+    assert len(resp.data.decode("utf-8-sig").strip().splitlines()) == 3  # the minor's notice is approved now
     assert api["supervisor"].get("/api/v1/exports/cases?format=xlsx").status_code == 422
     assert api["supervisor"].get("/api/v1/exports/reports?status=lost").status_code == 422
 

@@ -37,7 +37,7 @@ def test_dashboard_charts_and_queues(page, live_server, users, db):
         assert drawn, name
     identified = int(page.locator('[data-kpi="identified"]').inner_text())
     assert identified > 0
-    expect(page.locator('[data-kpi="return_rate_identified"]')).to_have_text(re.compile(r"^\d+%$"))
+    expect(page.locator('[data-kpi="return_rate_identified"]')).to_have_text(re.compile(r"^\d+\.\d%$"))
     expect(page.get_by_test_id("charts-status")).to_have_text("")
     screenshot(page, "dashboard")
 

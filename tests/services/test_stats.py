@@ -146,3 +146,34 @@ def test_parse_range():
             stats.parse_range(bad, today)
     assert [d.isoformat() for d in stats.DateRange(date(2026, 3, 4), date(2026, 3, 16)).weeks()] == [
         "2026-03-02", "2026-03-09", "2026-03-16"]
+
+
+def test_a_face_match_confirmed_after_an_interview_keeps_the_identification_date(db, stations, users):
+    """Regression: confirming a gallery match on an identified case moved it out of its cohort (identified_at)."""
+    from service.models import CandidateMatch, GalleryReport
+    from service.services import review
+    from tests.support.casefactory import bj, make_case
+
+    case = make_case(stations["main"], bj(2026, 3, 2, 9), identified=bj(2026, 3, 3, 10), channel="interview")
+    report = GalleryReport(name="张某", status="open", source="family")
+    db.session.add(report)
+    db.session.flush()
+    row = CandidateMatch(pair_key=f"g:{case.id}:{report.id}", kind="gallery", case_id=case.id, report_id=report.id,
+                         engine="sface-test", face_distance=0.3, score=0.9, band="likely", status="pending")
+    db.session.add(row)
+    db.session.commit()
+    review.decide(users["staff"], row.id, "confirm", None)
+    db.session.refresh(case)
+    assert (case.identified_at, case.identified_by_channel, case.identified_by_report_id) == (
+        bj(2026, 3, 3, 10), "interview", report.id)
+    review.undo(users["supervisor"], row.id, "wrong person")
+    db.session.refresh(case)
+    assert (case.identity_status, case.identified_at, case.identified_by_channel) == (
+        "confirmed", bj(2026, 3, 3, 10), "interview")  # the interview's identification stands
+    assert case.identified_by_report_id is None
+
+
+def test_calendar_edges_are_422_not_500(api, db):
+    for query in ("to=9999-12-31", "from=0001-01-01&to=0001-01-03"):
+        resp = api["supervisor"].get(f"/api/v1/stats?{query}")
+        assert resp.status_code == 422 and resp.get_json()["error"]["field"] in ("from", "to"), query
