@@ -256,9 +256,11 @@ def export_cases(actor: User, fmt: str, station_id: int | None = None, ip: str |
     """Open cases (still searching) the actor may see, as PFIF 1.4 or CSV; (file, count). Audited."""
     if fmt not in EXCHANGE_FORMATS:
         raise InvalidValue(f"format must be one of: {', '.join(EXCHANGE_FORMATS)}", "format")
-    from ..models import CaseEvent
+    from ..models import CaseEvent, Notice
 
-    approved = select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind == "notice_approved").exists()
+    approved = or_(  # as notices.is_approved: the notice's approval, or the approval recorded as a case step
+        select(Notice.id).where(Notice.case_id == Case.id, Notice.approved_at.is_not(None)).exists(),
+        select(CaseEvent.id).where(CaseEvent.case_id == Case.id, CaseEvent.kind == "notice_approved").exists())
     query = (visible_cases(actor)
              # Only people still being searched for: an identified person's notices are withdrawn, and so is
              # their record here. A minor goes out only once a supervisor approved their public notice.

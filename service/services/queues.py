@@ -187,26 +187,23 @@ def minors(actor: User, flt: QueueFilter = QueueFilter(), now: datetime | None =
     now = now or utcnow()
     cases = _candidates(actor, flt, OPEN_STATES + SEARCH_OPEN_STATES, Case.is_minor.is_(True))
     rows = _rows(cases, flt, now)
+    from ..models import Notice
+
+    notices = {n.case_id: n for n in db.session.scalars(  # one statement for all, not one per minor
+        select(Notice).where(Notice.case_id.in_([r.case.id for r in rows])))} if rows else {}
     for row in rows:
         steps = row.details["steps"]
         channels = {c.channel: c.status for c in row.case.channels}
         row.details.update(
             # Protective reading, as for exits: the youngest plausible age counts; unknown counts as under 16.
             under_16=next((a for a in row.age if a is not None), 0) < SELF_EXIT_AGE,
-            notice_approved="notice_approved" in steps or _notice_approved(row.case),
+            # approved as a case step, or on the notice itself (notices.is_approved reads the same two)
+            notice_approved="notice_approved" in steps or getattr(notices.get(row.case.id), "approved_at", None) is not None,
             dna=channels.get("dna", "not_started"),
             dna_requested="dna_requested" in steps,
         )
     rows.sort(key=lambda r: (-r.days_stranded, -len(r.overdue), r.case.id))
     return rows
-
-
-def _notice_approved(case: Case) -> bool:
-    try:
-        from .notices import is_approved
-    except ImportError:  # the notices module is optional here
-        return False
-    return is_approved(case)
 
 
 QUEUE_FUNCTIONS = {"stranded": stranded, "identified": identified, "minors": minors}
