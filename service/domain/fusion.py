@@ -133,6 +133,9 @@ BODY_WORDS = ("左", "右", "额", "脸", "眉", "眼", "鼻", "嘴", "唇", "�
 _BY_LENGTH = sorted(PROVINCES, key=len, reverse=True)
 
 
+STREET_SUFFIXES = frozenset("区路道街里巷")
+
+
 def provinces_in(*texts: str | None) -> set[str]:
     """Provinces named in the texts, read left to right so 上海南站 is 上海, not also 海南."""
     found: set[str] = set()
@@ -143,7 +146,9 @@ def provinces_in(*texts: str | None) -> set[str]:
         while i < len(text):
             name = next((p for p in _BY_LENGTH if text.startswith(p, i)), None)
             if name:
-                found.add(name)
+                # 天津市河北区, 山西路, 广东道: a district or a street named after a province is not that province.
+                if text[i + len(name):i + len(name) + 1] not in STREET_SUFFIXES:
+                    found.add(name)
                 i += len(name)
             else:
                 i += 1

@@ -85,6 +85,9 @@ def test_dialects_point_to_provinces():
     assert provinces_in("四川话", None) == {"四川", "重庆"}
     assert provinces_in("") == set()
     assert provinces_in("上海南站") == {"上海"} and provinces_in("海南省海口市") == {"海南"}
+    # Tianjin's districts and streets carry province names: they are not those provinces
+    assert provinces_in("天津市河北区中山路") == {"天津"} and provinces_in("和平区山西路") == set()
+    assert provinces_in("河北省保定市") == {"河北"} and provinces_in("山西") == {"山西"}
 
 
 def test_repeat_arrivals():
