@@ -71,8 +71,13 @@ def register_web(app: Flask) -> None:
     for code in (400, 403, 404, 405, 413, 429, 500, 503):
         app.register_error_handler(code, _html_error)
     from sqlalchemy.exc import DataError, OperationalError
+    from werkzeug import exceptions as werkzeug_exceptions
+
+    from ..domain.errors import NotFound
 
     app.register_error_handler(OperationalError, _database_down)
+    # A record this user may not see is a 404 page; the API blueprint answers its own envelope first.
+    app.register_error_handler(NotFound, lambda exc: _html_error(werkzeug_exceptions.NotFound()))
     app.register_error_handler(DataError, _bad_value)
 
 

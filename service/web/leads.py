@@ -11,7 +11,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..domain import leads as lead_rules
-from ..domain.errors import Conflict, DomainError, InvalidValue, NotFound
+from ..domain.errors import Conflict, DomainError, InvalidValue
 from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
 from ..models import Case, Face, GalleryReport, Lead, User
@@ -38,11 +38,8 @@ def _wants_json() -> bool:
 
 
 def lead_or_404(lead_id: int):
-    """The lead if this user may see it (reporter: their own; staff: their station's), else 404."""
-    try:
-        return leads.get_lead(current_user, lead_id)
-    except NotFound:
-        abort(404)
+    """The lead if this user may see it (reporter: their own; staff: their station's); NotFound is a 404 page."""
+    return leads.get_lead(current_user, lead_id)
 
 
 # --- the reporter's phone page --------------------------------------------------------------------
@@ -259,17 +256,10 @@ def campaign_open():
     return redirect(url_for("leads.campaign_show", campaign_id=campaign.id))
 
 
-def _campaign(campaign_id: int):
-    try:
-        return campaigns.get_campaign(current_user, campaign_id)
-    except NotFound:
-        abort(404)
-
-
 @bp.get("/campaigns/<int:campaign_id>")
 @role_required("supervisor")
 def campaign_show(campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = campaigns.get_campaign(current_user, campaign_id)
     return render_template("leads/campaign.html", campaign=campaign, report=campaigns.campaign_report(current_user, campaign))
 
 
@@ -280,7 +270,7 @@ CSV_COLUMNS = ("lead_id", "reported_at", "seen_at", "source", "urgency", "place"
 @bp.get("/campaigns/<int:campaign_id>.csv")
 @role_required("supervisor")
 def campaign_csv(campaign_id: int):
-    campaign = _campaign(campaign_id)
+    campaign = campaigns.get_campaign(current_user, campaign_id)
     report = campaigns.campaign_report(current_user, campaign)
     out = io.StringIO()
     writer = csv.writer(out)
