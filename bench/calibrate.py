@@ -22,7 +22,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.face_bench import measure, speed_photos  # noqa: E402
-from workers.faces import FaceImageError, decode_image, get_engine  # noqa: E402
+from service.matching.engine import FaceImageError, decode_image, get_engine  # noqa: E402
 
 log = logging.getLogger("calibrate")
 

@@ -4,8 +4,8 @@
 
 Accuracy (in-process): a fresh PostgreSQL database migrated by Alembic. For each dev-set identity with at
 least two photos, photo 1 becomes a missing-person report (reports.create_report) and every other photo an
-arrival of its own (intake.register_arrival). Photos go through processing.process_photo and
-matching.match_report / match_case exactly as the workers call them; then each case is scored on the
+arrival of its own (intake.register_arrival). Photos go through pipeline.process_photo and
+candidates.match_report / match_case exactly as the workers call them; then each case is scored on the
 candidates the service stored. Photos the engine will not match automatically (multiple_faces,
 low_quality, no_face) are counted apart, then matched again as if staff had picked the largest face.
 
@@ -122,12 +122,12 @@ def make_app(env: dict[str, str]):
 def reset() -> None:
     """Empty every table and forget cached indexes (inside an app context)."""
     from service.extensions import db
-    from service.services import matching
+    from service.matching import candidates
 
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
     db.session.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
-    matching.reset_indexes()
+    candidates.reset_indexes()
 
 
 def seed_staff(password: str):
@@ -214,20 +214,20 @@ class Timing:
 
 
 def process(photo_ids: list[int], settings, timings: list[Timing], photo: DevPhoto) -> str:
-    """Run processing.process_photo as the worker would; returns the last photo's status."""
-    from service.services import processing
+    """Run pipeline.process_photo as the worker would; returns the last photo's status."""
+    from service.matching import photos as pipeline
 
     status = "missing"
     for photo_id in photo_ids:
         started = time.perf_counter()
-        status = processing.process_photo(photo_id, settings).result
+        status = pipeline.process_photo(photo_id, settings).result
         timings.append(Timing(photo.label, max_side(photo.path), (time.perf_counter() - started) * 1000, status))
     return status
 
 
 def file_reports(staff, people: dict[str, list[DevPhoto]], settings, registry: Registry, timings: list[Timing]) -> None:
     """Photo 1 of each identity becomes a missing-person report, processed and reverse-matched."""
-    from service.services import matching
+    from service.matching import candidates
     from service.services.reports import create_report
 
     for identity, photos in people.items():
@@ -235,12 +235,12 @@ def file_reports(staff, people: dict[str, list[DevPhoto]], settings, registry: R
         report_id = new.report.id
         registry.report_of[report_id], registry.report_for[identity] = identity, report_id
         if process([p.id for p in new.report.photos], settings, timings, photos[0]) == "processed":
-            matching.match_report(report_id, settings)
+            candidates.match_report(report_id, settings)
 
 
 def register_arrivals(staff, people: dict[str, list[DevPhoto]], settings, registry: Registry, timings: list[Timing]) -> None:
     """Every other photo is one arrival; matched only when its photo got a face (as the workers do)."""
-    from service.services import matching
+    from service.matching import candidates
     from service.services.intake import register_arrival
 
     for photos in people.values():
@@ -249,15 +249,15 @@ def register_arrivals(staff, people: dict[str, list[DevPhoto]], settings, regist
             case_id = reg.case.id
             registry.case_of[case_id], registry.file_of_case[case_id] = photo.identity, photo.label
             if process([p.id for p in reg.case.photos], settings, timings, photo) == "processed":
-                matching.match_case(case_id, settings)
+                candidates.match_case(case_id, settings)
 
 
 def staff_pick_largest(settings, engine_version: str) -> dict[str, int]:
     """Simulate staff choosing faces[0] on every photo the engine left to a person, then match again."""
     from service.extensions import db
     from service.models import Face, Photo
-    from service.services import matching
-    from service.services.faces import choose_face
+    from service.matching import candidates
+    from service.matching.faces import choose_face
 
     photos = db.session.scalars(sa.select(Photo).where(Photo.status.in_(STAFF_CAN_CHOOSE)).order_by(Photo.id)).all()
     chosen_reports, chosen_cases = [], []
@@ -272,9 +272,9 @@ def staff_pick_largest(settings, engine_version: str) -> dict[str, int]:
     db.session.commit()
     # Reports first, so a case whose face was also chosen meets its report in match_case.
     for report_id in chosen_reports:
-        matching.match_report(report_id, settings)
+        candidates.match_report(report_id, settings)
     for case_id in chosen_cases:
-        matching.match_case(case_id, settings)
+        candidates.match_case(case_id, settings)
     return {"report_photos": len(chosen_reports), "case_photos": len(chosen_cases)}
 
 
@@ -411,8 +411,8 @@ def pipeline_speed(timings: list[Timing], side: int = 1024) -> dict:
 
 def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str) -> dict:
     """One engine through the services: reports, arrivals, automatic matching, then staff choice."""
-    from service.services.attributes import thresholds
-    from service.services.faces import engine_for
+    from service.matching.evidence import thresholds
+    from service.matching.faces import engine_for
 
     engine = engine_for(settings)
     with app.app_context():
@@ -460,7 +460,7 @@ def fill_synthetic(database_url: str, n_faces: int, engine_version: str) -> dict
     """COPY n_faces synthetic report faces (1-4 per report, clustered like real ones) into an empty gallery."""
     import psycopg
 
-    from workers.index.synthetic import synthetic_gallery
+    from service.matching.index.synthetic import synthetic_gallery
 
     started = time.perf_counter()
     gallery = synthetic_gallery(n_faces, photos_per_identity=(1, 4), seed=SYNTHETIC_SEED)
@@ -640,7 +640,7 @@ def parse_logs(logdir: Path) -> dict:
 def stack(app, settings, env: dict[str, str], people, password: str, gallery_n: int, arrivals_n: int,
           logdir: Path) -> dict:
     """Latency of upload → candidates through gunicorn and the workers, with a large gallery."""
-    from service.services.faces import engine_for
+    from service.matching.faces import engine_for
 
     engine = engine_for(settings)
     with app.app_context():
@@ -813,7 +813,7 @@ def _accuracy_table(acc: dict) -> list[str]:
         "## Dev set through the services (in-process)",
         "",
         "Photo 1 of each identity is a missing-person report, every other photo one arrival (one case). "
-        "Candidates are what `matching.match_report` / `match_case` stored; rank-1 is the top-scored gallery "
+        "Candidates are what `candidates.match_report` / `match_case` stored; rank-1 is the top-scored gallery "
         "candidate of the case. Only sex is entered (on reports and cases, from bench/operating_point.py), "
         "so the face distance and the sex gate decide.",
         "",

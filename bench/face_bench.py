@@ -17,7 +17,7 @@ import cv2
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from workers.faces import decode_image, get_engine  # noqa: E402
+from service.matching.engine import decode_image, get_engine  # noqa: E402
 
 DEFAULT_FACES = Path(os.environ.get("HUIJIA_FACES", PROJECT_ROOT.parent / "shared" / "faces"))
 SPEED_SIDE = 1024

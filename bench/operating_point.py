@@ -20,8 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.calibrate import distance_matrix, encode_devset, read_manifest  # noqa: E402
-from service.services.attributes import THRESHOLDS  # noqa: E402
-from workers.faces import get_engine  # noqa: E402
+from service.matching.evidence import THRESHOLDS  # noqa: E402
+from service.matching.engine import get_engine  # noqa: E402
 
 EAST_ASIAN = {"Chen_Shui-bian", "Jackie_Chan", "Kim_Ryong-sung", "Li_Peng", "Lucy_Liu", "Michelle_Yeoh",
               "Tang_Jiaxuan", "Yao_Ming", "Zhu_Rongji"}

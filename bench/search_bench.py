@@ -26,8 +26,8 @@ from numpy.typing import NDArray
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workers.index import ExactIndex, GalleryIndex, IVFIndex, NumpyIndex, nlist_for, nprobe_for  # noqa: E402
-from workers.index.synthetic import SyntheticGallery, synthetic_gallery  # noqa: E402
+from service.matching.index import ExactIndex, GalleryIndex, IVFIndex, NumpyIndex, nlist_for, nprobe_for  # noqa: E402
+from service.matching.index.synthetic import SyntheticGallery, synthetic_gallery  # noqa: E402
 
 K = 10
 # Real embeddings cached by the face engine's calibration run, measured when present: engine -> (file, metric).

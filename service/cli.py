@@ -71,8 +71,8 @@ def sweep():
     """Re-queue photos left pending (what the beat job does every minute)."""
     from flask import current_app
 
-    from .services.intake import queue_photos
-    from .services.processing import stale_pending_photos
+    from .matching.photos import queue_photos
+    from .matching.photos import stale_pending_photos
 
     ids = stale_pending_photos(current_app.config["HUIJIA"].pending_photo_sweep_seconds)
     click.echo(f"requeued={len(ids)} sent={queue_photos(ids) if ids else True}")
@@ -81,9 +81,9 @@ def sweep():
 @click.command("reindex")
 def reindex():
     """Rebuild the gallery index from the database in the search worker(s)."""
-    from .services.queueing import enqueue
+    from .tasking import REBUILD_INDEX, enqueue
 
-    sent = enqueue("workers.tasks.search_rebuild_index", queue="search")
+    sent = enqueue(REBUILD_INDEX)
     click.echo("rebuild queued on the search queue" if sent else "broker unavailable: nothing queued")
 
 

@@ -1,10 +1,62 @@
-"""Bind the Celery app to the Flask app: broker settings, reliability options, beat schedule."""
+"""The Celery binding: every task name and queue, enqueue after the commit, and the beat schedule.
+
+Task names and queues are declared here once; services enqueue by these names (never by a string of
+their own), and `workers/tasks.py` registers the functions under the same names.
+The database is the source of truth: a message that cannot be sent now is re-sent by the sweeper
+(SWEEP_PENDING), so a broker outage never loses a registration.
+"""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from celery import Task
 
+from .extensions import celery
+
+log = logging.getLogger(__name__)
+
+# Queues. `search` is served by the worker that holds the gallery index in memory (concurrency 1).
+DEFAULT_QUEUE = "default"
+SEARCH_QUEUE = "search"
+
+# Task names (kept as they were, so messages already in a broker still find their task).
+PROCESS_PHOTO = "workers.tasks.process_photo"
+SWEEP_PENDING = "workers.tasks.sweep_pending_photos"
+MATCH_CASE = "workers.tasks.search_match_case"
+MATCH_REPORT = "workers.tasks.search_match_report"
+MATCH_LEAD = "workers.tasks.search_match_lead"
+REBUILD_INDEX = "workers.tasks.search_rebuild_index"
+RUN_JOB = "workers.tasks.run_job"
+RUN_SEARCH_JOB = "workers.tasks.search_run_job"
+ERASE_BIOMETRICS = "workers.tasks.erase_biometrics"
+SWEEP_DEADLINES = "workers.tasks.sweep_deadlines"
+
+QUEUE_OF = {
+    PROCESS_PHOTO: DEFAULT_QUEUE,
+    SWEEP_PENDING: DEFAULT_QUEUE,
+    RUN_JOB: DEFAULT_QUEUE,
+    ERASE_BIOMETRICS: DEFAULT_QUEUE,
+    SWEEP_DEADLINES: DEFAULT_QUEUE,
+    MATCH_CASE: SEARCH_QUEUE,
+    MATCH_REPORT: SEARCH_QUEUE,
+    MATCH_LEAD: SEARCH_QUEUE,
+    REBUILD_INDEX: SEARCH_QUEUE,
+    RUN_SEARCH_JOB: SEARCH_QUEUE,
+}
+
+# Matching by owner kind of a photo or face.
+MATCH_TASK_OF_KIND = {"case": MATCH_CASE, "report": MATCH_REPORT, "lead": MATCH_LEAD}
+
+
+def enqueue(task_name: str, *ids: int) -> bool:
+    """Send `task_name(*ids)` to its queue; return False (and log) when the broker cannot take it."""
+    try:
+        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False)
+    except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
+        log.warning("event=enqueue_failed task=%s ids=%s error=%s", task_name, ids, type(exc).__name__)
+        return False
+    return True
 
 
 def broker_options(settings) -> dict:
@@ -44,14 +96,14 @@ def init_celery(app, celery) -> None:
         broker_transport_options=broker_options(settings),
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=3,
-        task_default_queue="default",
-        task_routes={"workers.tasks.search_*": {"queue": "search"}},
+        task_default_queue=DEFAULT_QUEUE,
+        task_routes={name: {"queue": queue} for name, queue in QUEUE_OF.items()},
         beat_schedule={
-            "sweep-pending-photos": {"task": "workers.tasks.sweep_pending_photos", "schedule": float(settings.sweep_interval_seconds)},
+            "sweep-pending-photos": {"task": SWEEP_PENDING, "schedule": float(settings.sweep_interval_seconds)},
             # The id watermark can miss a face committed late with a smaller id: rebuild hourly.
-            "rebuild-gallery-index": {"task": "workers.tasks.search_rebuild_index", "schedule": 3600.0},
-            "erase-biometrics": {"task": "workers.tasks.erase_biometrics", "schedule": 6 * 3600.0},
-            "sweep-deadlines": {"task": "workers.tasks.sweep_deadlines", "schedule": 900.0},
+            "rebuild-gallery-index": {"task": REBUILD_INDEX, "schedule": 3600.0},
+            "erase-biometrics": {"task": ERASE_BIOMETRICS, "schedule": 6 * 3600.0},
+            "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",
@@ -60,9 +112,16 @@ def init_celery(app, celery) -> None:
     )
 
     class AppContextTask(Task):
+        """Each run in its own app context; the session is handed back whatever happens."""
+
         def __call__(self, *args, **kwargs):
+            from .extensions import db
+
             with app.app_context():
-                return self.run(*args, **kwargs)
+                try:
+                    return self.run(*args, **kwargs)
+                finally:
+                    db.session.remove()
 
     celery.Task = AppContextTask
     app.extensions["celery"] = celery

@@ -33,7 +33,8 @@ def _worker_suffix() -> str:
 def database_url() -> str:
     """A fresh database for this test run (per xdist worker), migrated to head."""
     base = _admin_url()
-    name = f"huijia_test_{_worker_suffix()}"
+    # HUIJIA_TEST_DB_PREFIX keeps two checkouts' runs on one server apart.
+    name = f"{os.environ.get('HUIJIA_TEST_DB_PREFIX', 'huijia_test')}_{_worker_suffix()}"
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:

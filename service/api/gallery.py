@@ -9,10 +9,10 @@ from ..extensions import db
 from ..models import Face, Photo
 from ..services import audit, jobs, review
 from ..services.cases import get_case
-from ..services.faces import choose_face
+from ..matching.faces import choose_face
 from ..services.intake import Upload
-from ..services.matching import queue_for_photo
-from ..services.photos import media_path
+from ..matching.candidates import queue_for_photo
+from ..media import media_path
 from ..services.reports import create_report, get_report, list_reports
 from . import api_bp
 from .auth import api_role, current_api_user

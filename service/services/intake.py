@@ -15,8 +15,8 @@ from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
 from ..models.types import utcnow
 from . import audit
 from .fields import parse_case_fields
-from .photos import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
-from .queueing import PROCESS_PHOTO, enqueue
+from ..matching.photos import queue_photos
+from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
 
 log = logging.getLogger(__name__)
 
@@ -122,12 +122,6 @@ def _attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_di
         case.photos.append(row)
         rows.append(row)
     return rows, written
-
-
-def queue_photos(photo_ids: list[int]) -> bool:
-    """Send each photo to the workers; False if any message did not reach the broker."""
-    sent = [enqueue(PROCESS_PHOTO, pid) for pid in photo_ids]
-    return all(sent)
 
 
 def register_arrival(

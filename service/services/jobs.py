@@ -15,12 +15,10 @@ from ..domain.errors import InvalidValue, NotFound
 from ..extensions import db
 from ..models import Case, GalleryReport, Job, User
 from ..models.types import utcnow
-from .queueing import enqueue
+from ..tasking import RUN_JOB, RUN_SEARCH_JOB, enqueue
 
 log = logging.getLogger(__name__)
 
-RUN_JOB = "workers.tasks.run_job"
-RUN_SEARCH_JOB = "workers.tasks.search_run_job"
 MAX_IMPORT_BYTES = 200 * 1024 * 1024
 PROGRESS_EVERY = 20
 MAX_ERRORS_KEPT = 1000
@@ -81,7 +79,7 @@ def start_rematch(actor: User) -> Job:
     job = Job(kind="rematch", state="queued", created_by_id=actor.id, errors=[], params={})
     db.session.add(job)
     db.session.commit()
-    enqueue(RUN_SEARCH_JOB, job.id, queue="search")
+    enqueue(RUN_SEARCH_JOB, job.id)
     return job
 
 
@@ -126,7 +124,7 @@ def _fingerprint(fields: dict) -> str:
 
 def _run_import(job: Job, settings) -> None:
     from .intake import Upload
-    from .photos import PhotoRejected
+    from ..media import PhotoRejected
     from .report_formats import FormatError, parse_csv, parse_pfif
     from .reports import create_report
 
@@ -188,7 +186,7 @@ def _run_import(job: Job, settings) -> None:
 
 def _run_rematch(job: Job, settings) -> None:
     """Every open case against the gallery (after a threshold or engine change)."""
-    from .matching import match_case, match_report, rebuild_indexes
+    from ..matching.candidates import match_case, match_report, rebuild_indexes
 
     rebuild_indexes()
     case_ids = db.session.scalars(select(Case.id).where(Case.state.not_in(("returned", "deceased"))).order_by(Case.id)).all()

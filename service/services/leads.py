@@ -20,7 +20,8 @@ from ..models import Campaign, Lead, Photo, User
 from ..models.types import utcnow
 from . import audit
 from .fields import parse_timestamp
-from .intake import StorageFull, Upload, _attach_photos, check_uploads, photo_file, queue_photos, register_arrival, rollback_discarding
+from ..matching.photos import queue_photos
+from .intake import StorageFull, Upload, _attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,9 @@ from ..models import GalleryReport, Photo, User
 from ..models.types import utcnow
 from . import audit
 from .fields import CASE_FIELDS, _choice, _date, _int, _text
-from .intake import Upload, check_uploads, queue_photos, rollback_discarding
-from .photos import EXTENSIONS, store
+from ..matching.photos import queue_photos
+from .intake import Upload, check_uploads, rollback_discarding
+from ..media import EXTENSIONS, store
 
 SOURCES = ("family", "police", "portal", "import")
 STATUSES = ("open", "found", "closed")

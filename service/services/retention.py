@@ -14,11 +14,22 @@ from ..extensions import db
 from ..models import Case, Face, Photo
 from ..models.types import utcnow
 from . import audit
-from .photos import media_path
+from ..media import media_path
 
 log = logging.getLogger(__name__)
 
 RETURNED_STATES = ("returned",)  # family_pickup, escorted_home, self_return
+
+
+def erase_due(settings) -> int:
+    """Erase every case's and lead's templates past the retention period; return how many owners."""
+    case_ids = due_for_erasure(settings.biometric_retention_days)
+    for case_id in case_ids:
+        erase_case_biometrics(case_id, settings)
+    lead_ids = leads_due_for_erasure(settings.biometric_retention_days)
+    for lead_id in lead_ids:
+        erase_lead_biometrics(lead_id, settings)
+    return len(case_ids) + len(lead_ids)
 
 
 def due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int]:
@@ -68,7 +79,7 @@ def _erase(owner_column, kind: str, owner_id: int, settings, actor_id: int | Non
                 path.unlink()
                 removed += 1
     log.info("event=biometric_erased kind=%s owner_id=%s faces=%d crop_files=%d", kind, owner_id, len(face_ids), removed)
-    from .matching import drop_faces
+    from ..matching.candidates import drop_faces
 
     drop_faces(face_ids)
     return {f"{kind}_id": owner_id, "faces": len(face_ids), "crop_files": removed}

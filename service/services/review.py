@@ -99,7 +99,7 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
                                          data={"candidate_id": row.id, "previous_case_id": row.other_case_id}))
     else:
         case.events.append(CaseEvent(kind="candidate_rejected", user_id=actor.id, data={"candidate_id": row.id}))
-        from .matching import _mark_face_channel
+        from ..matching.candidates import _mark_face_channel
 
         db.session.flush()
         _mark_face_channel(case)

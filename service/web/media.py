@@ -11,7 +11,7 @@ from ..models import Face, Photo
 from ..services.cases import get_case
 from ..services.intake import photo_file
 from ..services.leads import get_lead
-from ..services.photos import media_path
+from ..media import media_path
 from .access import audit_view, role_required
 
 bp = Blueprint("media", __name__)

@@ -85,8 +85,8 @@ def undo(candidate_id: int):
 def choose(photo_id: int, face_id: int):
     from ..services import audit
     from ..services.cases import get_case
-    from ..services.faces import choose_face
-    from ..services.matching import queue_for_photo
+    from ..matching.faces import choose_face
+    from ..matching.candidates import queue_for_photo
 
     photo = db.session.get(Photo, photo_id)
     face = db.session.get(Face, face_id)

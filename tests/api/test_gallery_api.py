@@ -7,19 +7,20 @@ import zipfile
 import pytest
 
 from service.models import GalleryReport, Job, Photo
-from service.services import jobs, matching, processing
+from service.services import jobs
+from service.matching import candidates, photos as pipeline
 
 
 @pytest.fixture(autouse=True)
 def fresh_index():
-    matching.reset_indexes()
+    candidates.reset_indexes()
     yield
-    matching.reset_indexes()
+    candidates.reset_indexes()
 
 
 def _process(settings):
     for pid in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
-        processing.process_photo(pid, settings)
+        pipeline.process_photo(pid, settings)
 
 
 def _upload(faces_dir, identity, n):
@@ -36,8 +37,8 @@ def test_report_case_candidate_review_round_trip(api, settings, faces_dir, db):
     case_id = api["staff"].post("/api/v1/cases", data={"gender": "male", "photos": [_upload(faces_dir, "Barack_Obama", 3)]},
                                 content_type="multipart/form-data").get_json()["id"]
     _process(settings)
-    matching.match_report(report_id, settings)
-    matching.match_case(case_id, settings)
+    candidates.match_report(report_id, settings)
+    candidates.match_case(case_id, settings)
 
     case = api["staff"].get(f"/api/v1/cases/{case_id}").get_json()
     assert case["matching_status"] == "done"

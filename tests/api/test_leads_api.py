@@ -7,7 +7,7 @@ import io
 import pytest
 
 from service.models import AuditEntry, Lead
-from service.services import matching, processing
+from service.matching import candidates, photos as pipeline
 from service.services.reports import create_report
 from service.services.intake import Upload
 from tests.conftest import unique_key
@@ -28,9 +28,9 @@ def post_lead(api_client, photo: bytes | None = None, key: str | None = None, **
 
 @pytest.fixture(autouse=True)
 def fresh_index():
-    matching.reset_indexes()
+    candidates.reset_indexes()
     yield
-    matching.reset_indexes()
+    candidates.reset_indexes()
 
 
 def test_reporter_sends_a_lead_and_a_retry_with_the_same_key_makes_one(api, db, face_photo):
@@ -80,9 +80,9 @@ def test_face_check_answer_reveals_nothing_to_the_reporter(api, db, users, setti
     report = create_report(users["staff"], {"name": "Yao_Ming", "gender": "male", "contact_phone": "13800000000"},
                            [Upload("1.jpg", (faces_dir / "Yao_Ming" / "1.jpg").read_bytes())], settings).report
     lead_id = post_lead(api["reporter"], (faces_dir / "Yao_Ming" / "2.jpg").read_bytes()).get_json()["id"]
-    for pid in [p.id for p in processing.Photo.query.filter_by(status="pending").order_by("id")]:
-        processing.process_photo(pid, settings)
-    matching.match_lead(lead_id, settings)
+    for pid in [p.id for p in pipeline.Photo.query.filter_by(status="pending").order_by("id")]:
+        pipeline.process_photo(pid, settings)
+    candidates.match_lead(lead_id, settings)
     seen = api["reporter"].get(f"/api/v1/leads/{lead_id}")
     body = seen.get_json()
     assert set(body) == REPORTER_KEYS
@@ -164,8 +164,8 @@ def test_other_station_staff_cannot_choose_a_face_on_a_lead_photo(api, db, users
     from service.models import Face
 
     lead_id = post_lead(api["reporter"], (faces_dir / "Yao_Ming" / "1.jpg").read_bytes()).get_json()["id"]
-    photo = processing.Photo.query.filter_by(lead_id=lead_id).one()
-    processing.process_photo(photo.id, settings)
+    photo = pipeline.Photo.query.filter_by(lead_id=lead_id).one()
+    pipeline.process_photo(photo.id, settings)
     face = Face.query.filter_by(photo_id=photo.id).first()
     resp = api["other_staff"].post(f"/api/v1/photos/{photo.id}/faces/{face.id}/select")
     assert resp.status_code == 404
@@ -199,9 +199,9 @@ def test_an_earlier_arrival_at_another_station_is_not_known_to_the_reporter(api,
     elsewhere = register_arrival(users["other_staff"], {"gender": "male"},
                                  [Upload("1.jpg", (faces_dir / "Yao_Ming" / "1.jpg").read_bytes())], settings).case
     lead_id = post_lead(api["reporter"], (faces_dir / "Yao_Ming" / "2.jpg").read_bytes()).get_json()["id"]
-    for pid in [p.id for p in processing.Photo.query.filter_by(status="pending").order_by("id")]:
-        processing.process_photo(pid, settings)
-    matching.match_lead(lead_id, settings)
+    for pid in [p.id for p in pipeline.Photo.query.filter_by(status="pending").order_by("id")]:
+        pipeline.process_photo(pid, settings)
+    candidates.match_lead(lead_id, settings)
     assert api["reporter"].get(f"/api/v1/leads/{lead_id}").get_json()["face_check"] == "not_known"
     staff = api["staff"].get(f"/api/v1/leads/{lead_id}").get_json()
     assert staff["face_candidates"][0]["kind"] == "previous_arrival" and staff["face_candidates"][0]["other_station"]

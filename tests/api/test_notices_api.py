@@ -9,7 +9,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from service.models import AuditEntry
-from service.services import processing
+from service.matching import photos as pipeline
 from service.services.intake import Upload, register_arrival
 from tests.services.test_notices import FORBIDDEN_TEXT, PUBLIC, SENSITIVE, SENSITIVE_CATEGORIES
 
@@ -24,7 +24,7 @@ def _case(users, settings, fields, photo: bytes | None = None):
     uploads = [Upload("face.jpg", photo)] if photo else []
     case = register_arrival(users["staff"], fields, uploads, settings).case
     for p in case.photos:
-        processing.process_photo(p.id, settings, with_faces=False)
+        pipeline.process_photo(p.id, settings, with_faces=False)
     return case
 
 

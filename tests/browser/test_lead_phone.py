@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from service.models import Lead, Photo
-from service.services import matching, processing
+from service.matching import candidates, photos as pipeline
 from service.services.intake import Upload
 from service.services.reports import create_report
 from tests.browser.conftest import screenshot
@@ -36,12 +36,12 @@ def _log_in(page, base: str, username: str) -> None:
 
 def test_phone_report_resumes_after_a_dropped_connection_and_tells_only_known(browser, live_server, search_worker,
                                                                               users, settings, faces_dir, db):
-    matching.reset_indexes()
+    candidates.reset_indexes()
     report = create_report(users["staff"], {"name": "姚某", "gender": "male", "contact_phone": "13900001111"},
                            [Upload("1.jpg", (faces_dir / "Yao_Ming" / "1.jpg").read_bytes())], settings).report
     for pid in [p.id for p in Photo.query.filter_by(status="pending")]:
-        processing.process_photo(pid, settings)
-    matching.reset_indexes()
+        pipeline.process_photo(pid, settings)
+    candidates.reset_indexes()
 
     context = browser.new_context(**PHONE)
     page = context.new_page()

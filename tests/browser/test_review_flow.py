@@ -7,7 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from service.models import Photo
-from service.services import matching, processing
+from service.matching import candidates, photos as pipeline
 from service.services.intake import Upload, register_arrival
 from service.services.reports import create_report
 from tests.browser.conftest import screenshot
@@ -17,16 +17,16 @@ pytestmark = pytest.mark.browser
 
 
 def _seed(users, settings, faces_dir):
-    matching.reset_indexes()
+    candidates.reset_indexes()
     pic = lambda ident, n: Upload(f"{n}.jpg", (faces_dir / ident / f"{n}.jpg").read_bytes())  # noqa: E731
     report = create_report(users["staff"], {"name": "鲍某", "gender": "male", "missing_place": "天津市河西区",
                                             "hometown": "河南省"}, [pic("Barack_Obama", 1)], settings).report
     case = register_arrival(users["staff"], {"gender": "male", "age_min": "40", "age_max": "55", "dialect": "河南话"},
                             [pic("Barack_Obama", 3)], settings).case
     for pid in [p.id for p in Photo.query.filter_by(status="pending")]:
-        processing.process_photo(pid, settings)
-    matching.match_case(case.id, settings)
-    matching.reset_indexes()
+        pipeline.process_photo(pid, settings)
+    candidates.match_case(case.id, settings)
+    candidates.reset_indexes()
     return report, case
 
 

@@ -10,7 +10,8 @@ import io
 import pytest
 from PIL import Image
 
-from service.services import matching, processing
+from service import tasking
+from service.matching import candidates, photos as pipeline
 from service.services.intake import Upload, register_arrival
 
 
@@ -27,9 +28,9 @@ def test_photo_without_a_usable_face_still_queues_matching(db, users, settings, 
     photo = case.photos[0]
     if kind == "invalid":
         photo_file(settings.media_dir, photo, normalized=False).write_bytes(b"\xff\xd8\xff garbage")
-    assert processing.process_photo(photo.id, settings).result == kind
-    assert (matching.MATCH_CASE, [case.id]) in sent
-    matching.reset_indexes()
-    matching.match_case(case.id, settings)
+    assert pipeline.process_photo(photo.id, settings).result == kind
+    assert (tasking.MATCH_CASE, [case.id]) in sent
+    candidates.reset_indexes()
+    candidates.match_case(case.id, settings)
     db.session.refresh(case)
     assert case.matching_status == "done"

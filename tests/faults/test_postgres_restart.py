@@ -16,7 +16,7 @@ from tests.faults.servers import Stack, ThrowawayPostgres, ThrowawayRedis, migra
 
 pytestmark = pytest.mark.slow
 
-ARRIVALS = 16
+ARRIVALS = 40
 DOWN_FOR = 6.0  # seconds the database stays stopped
 TRACE_MARKERS = ("Traceback", "sqlalchemy", "psycopg", "OperationalError", 'File "')
 
@@ -68,7 +68,7 @@ def test_postgres_restart_while_workers_run(test_env, tmp_path, faces_dir, priva
             assert resp.status_code == 201, resp.text
             created.append(resp.json()["id"])
         stack.start_beat()
-        worker = stack.start_worker()
+        worker = stack.start_worker(concurrency=1)  # slow enough that the stop lands mid-run
         wait_for(lambda: "processed" in worker.tail(200) or "succeeded" in worker.tail(200), 60,
                  what=f"the worker to start processing\n{worker.tail()}")
 

@@ -52,7 +52,7 @@ def test_worker_sigkilled_repeatedly_during_200_arrivals(test_env, tmp_path, db,
     env = stack_env(test_env, HUIJIA_BROKER_URL=redis.url, HUIJIA_PENDING_PHOTO_SWEEP_SECONDS=6,
                     HUIJIA_SWEEP_INTERVAL_SECONDS=2)
     stack = Stack(env, tmp_path)
-    photos = small_photos(faces_dir, ARRIVALS)
+    photos = small_photos(faces_dir, ARRIVALS, side=1024)  # work long enough to be in flight when killed
     token, _ = issue_token(users["staff"], 1)
     auth = {"Authorization": f"Bearer {token}"}
     answers: list[tuple[int, int | None]] = []

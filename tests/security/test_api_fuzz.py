@@ -31,7 +31,7 @@ def _seed(api, settings, faces_dir) -> dict:
     """Real rows for the generated ids to hit now and then: cases, a report, processed photos and faces,
     a candidate match, an import job (matching runs in-process, as tests/api/test_gallery_api.py does)."""
     from service.models import CandidateMatch, Face, Job, Photo
-    from service.services import matching, processing
+    from service.matching import candidates, photos as pipeline
 
     def upload(identity, n):
         return (io.BytesIO((faces_dir / identity / f"{n}.jpg").read_bytes()), f"{identity}-{n}.jpg")
@@ -45,9 +45,9 @@ def _seed(api, settings, faces_dir) -> dict:
     sup.post("/api/v1/reports/import", content_type="multipart/form-data",
              data={"file": (io.BytesIO("姓名,性别\n张三,男\n".encode()), "r.csv")})
     for photo_id in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
-        processing.process_photo(photo_id, settings)
-    matching.match_report(report, settings)
-    matching.match_case(case, settings)
+        pipeline.process_photo(photo_id, settings)
+    candidates.match_report(report, settings)
+    candidates.match_case(case, settings)
     faces = Face.query.all()
     return {
         "ids": sorted({1, 2, case, report, *(f.id for f in faces), *(c.id for c in CandidateMatch.query.all()),
@@ -70,12 +70,12 @@ def _config(seeds: dict) -> str:
 @pytest.fixture()
 def fuzz_target(test_env, tmp_path, api, settings, faces_dir, users, monkeypatch):
     from service.extensions import celery
-    from service.services import matching
+    from service.matching import candidates
 
     monkeypatch.setattr(celery, "send_task", lambda *a, **k: None)  # seeding stays off the shared broker
-    matching.reset_indexes()
+    candidates.reset_indexes()
     seeds = _seed(api, settings, faces_dir)
-    matching.reset_indexes()
+    candidates.reset_indexes()
     (tmp_path / "schemathesis.toml").write_text(_config(seeds))
     redis = ThrowawayRedis(tmp_path)
     redis.start()

@@ -22,9 +22,9 @@ from hypothesis import HealthCheck, given, settings as hyp_settings, strategies 
 from PIL import Image
 
 from service.models import Photo
-from service.services import processing
+from service.matching import photos as pipeline
 from service.services.intake import EXTENSIONS
-from service.services.photos import media_path
+from service.media import media_path
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")  # the corrupt EXIF samples
 
@@ -184,7 +184,7 @@ def _process(app, photo_id: int, settings) -> str:
     def run():
         with app.app_context():
             try:
-                result["outcome"] = processing.process_photo(photo_id, settings).result
+                result["outcome"] = pipeline.process_photo(photo_id, settings).result
             except BaseException as exc:  # noqa: BLE001 - the test reports what escaped
                 result["error"] = exc
             finally:

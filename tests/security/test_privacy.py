@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from service.domain.identity import mask_id_number
 from service.models import AuditEntry, CandidateMatch, Face, Photo
-from service.services import matching, processing
+from service.matching import candidates, photos as pipeline
 from tests.conftest import login
 
 ID_NUMBER = "11010519491231002X"  # the arrival's resident ID (valid checksum: a woman born 1949-12-31)
@@ -42,7 +42,7 @@ def world(app, api, db, settings, faces_dir):
     def upload(identity, n):
         return (io.BytesIO((faces_dir / identity / f"{n}.jpg").read_bytes()), f"{identity}-{n}.jpg")
 
-    matching.reset_indexes()
+    candidates.reset_indexes()
     sup = api["supervisor"]
     report_id = sup.post("/api/v1/reports", content_type="multipart/form-data", data={
         "name": "鲍某", "source": "family", "photos": [upload("Barack_Obama", 1)]}).get_json()["id"]
@@ -57,10 +57,10 @@ def world(app, api, db, settings, faces_dir):
         "type": "family_pickup", "collector_name": "家属", "collector_id_number": COLLECTOR_ID, "relation": "子女"})
     assert resp.status_code == 200, resp.get_json()
     for photo_id in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
-        processing.process_photo(photo_id, settings)
-    matching.match_report(report_id, settings)
-    matching.match_case(case["id"], settings)
-    matching.reset_indexes()
+        pipeline.process_photo(photo_id, settings)
+    candidates.match_report(report_id, settings)
+    candidates.match_case(case["id"], settings)
+    candidates.reset_indexes()
     photo = db.session.get(Photo, case["photos"][0]["id"])
     face = db.session.scalar(select(Face).where(Face.photo_id == photo.id, Face.crop_sha256.is_not(None)))
     candidate = db.session.scalar(select(CandidateMatch.id).limit(1))

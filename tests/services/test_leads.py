@@ -8,10 +8,11 @@ from sqlalchemy import select, update
 
 from service.domain.errors import Conflict, InvalidValue, NotFound
 from service.models import AuditEntry, CandidateMatch, Case, CaseEvent, Face, Lead, Photo
-from service.services import campaigns, leads, matching, processing, stats
+from service.services import campaigns, leads, stats
+from service.matching import candidates, photos as pipeline
 from service.services.cases import visible_cases
 from service.services.intake import Upload
-from service.services.photos import PhotoRejected
+from service.media import PhotoRejected
 from service.services.reports import create_report
 from tests.conftest import unique_key
 from tests.support.faces import fresh_index, photo, process_all  # noqa: F401  (fresh_index: a fixture)
@@ -77,7 +78,7 @@ def test_face_check_finds_the_report_and_tells_the_reporter_only_that(db, users,
     process_all(settings)
     lead = send(users, settings, [photo(faces_dir, "Barack_Obama", 3)]).lead
     process_all(settings)
-    result = matching.match_lead(lead.id, settings)
+    result = candidates.match_lead(lead.id, settings)
     lead = db.session.get(Lead, lead.id)
     assert result["face_check"] == "known" and lead.face_check == "known"
     assert [(c["kind"], c["report_id"]) for c in lead.face_candidates][:1] == [("gallery", report.id)]
@@ -91,7 +92,7 @@ def test_face_check_finds_the_report_and_tells_the_reporter_only_that(db, users,
 
     case = register_arrival(users["staff"], {"gender": "male"}, [photo(faces_dir, "Barack_Obama", 2)], settings).case
     process_all(settings)
-    matching.match_case(case.id, settings)
+    candidates.match_case(case.id, settings)
     assert [(m.kind, m.report_id) for m in CandidateMatch.query.filter_by(case_id=case.id)] == [("gallery", report.id)]
     assert Face.query.filter_by(owner_kind="lead", owner_id=lead.id).count() >= 1
 
@@ -102,20 +103,20 @@ def test_a_stranger_is_not_known_and_no_photo_means_no_face(db, users, settings,
     stranger = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)]).lead
     no_photo = send(users, settings).lead
     process_all(settings)
-    matching.match_lead(stranger.id, settings)
+    candidates.match_lead(stranger.id, settings)
     assert db.session.get(Lead, stranger.id).face_check == "not_known"
     assert db.session.get(Lead, no_photo.id).face_check == "no_face"
 
 
 def test_face_check_waits_for_every_photo_and_the_sweeper_finds_lost_checks(db, users, settings, faces_dir):
     lead = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)]).lead
-    assert matching.match_lead(lead.id, settings)["result"] == "photos_pending"
+    assert candidates.match_lead(lead.id, settings)["result"] == "photos_pending"
     process_all(settings)
     db.session.execute(update(Lead).where(Lead.id == lead.id).values(updated_at=datetime.now(timezone.utc) - timedelta(hours=1)))
     db.session.commit()
-    assert processing.stale_lead_checks(60) == [lead.id]  # the check's message was lost: the sweeper re-sends it
-    matching.match_lead(lead.id, settings)
-    assert processing.stale_lead_checks(60) == []
+    assert pipeline.stale_lead_checks(60) == [lead.id]  # the check's message was lost: the sweeper re-sends it
+    candidates.match_lead(lead.id, settings)
+    assert pipeline.stale_lead_checks(60) == []
 
 
 def test_reporters_see_only_their_own_leads_and_no_case(db, users, settings):
@@ -245,7 +246,7 @@ def test_a_closed_leads_face_templates_are_erased_after_retention(db, users, set
     assert crops and retention.leads_due_for_erasure(30) == [lead.id]  # the open lead keeps its faces
     assert retention.erase_lead_biometrics(lead.id, settings)["faces"] == len(crops)
     assert Face.query.filter_by(owner_kind="lead", owner_id=lead.id).count() == 0
-    from service.services.photos import media_path
+    from service.media import media_path
 
     assert crops and not any(media_path(settings.media_dir, sha, "jpg").exists() for sha in crops)
     assert Face.query.filter_by(owner_kind="lead", owner_id=kept.id).count() >= 1

@@ -8,7 +8,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from service.models import AuditEntry, CandidateMatch, Case, ChannelEvent, Face, GalleryReport, Photo, SearchChannel
-from service.services import matching, processing, review
+from service.services import review
+from service.matching import candidates, photos as pipeline
 from service.services.intake import Upload, register_arrival
 from service.services.reports import create_report
 from tests.support.faces import fresh_index, photo, process_all  # noqa: F401  (fresh_index: a fixture)
@@ -21,18 +22,18 @@ def new_report(users, settings, faces_dir, identity, n=1, **fields) -> GalleryRe
     fields.setdefault("name", identity)
     report = create_report(users["staff"], fields, [photo(faces_dir, identity, n)], settings).report
     process_all(settings)
-    matching.match_report(report.id, settings)
+    candidates.match_report(report.id, settings)
     return report
 
 
 def new_case(users, settings, faces_dir, identity, n=2, **fields) -> Case:
     case = register_arrival(users["staff"], fields, [photo(faces_dir, identity, n)], settings).case
     process_all(settings)
-    matching.match_case(case.id, settings)
+    candidates.match_case(case.id, settings)
     return case
 
 
-def candidates(case_id):
+def candidates_of(case_id):
     return CandidateMatch.query.filter(
         (CandidateMatch.case_id == case_id) | (CandidateMatch.other_case_id == case_id)
     ).all()
@@ -42,7 +43,7 @@ def test_arrival_matches_its_report_and_not_strangers(db, users, settings, faces
     obama = new_report(users, settings, faces_dir, "Barack_Obama", gender="male")
     new_report(users, settings, faces_dir, "Yao_Ming", gender="male")
     case = new_case(users, settings, faces_dir, "Barack_Obama", 3, gender="male", age_min=40, age_max=55)
-    rows = candidates(case.id)
+    rows = candidates_of(case.id)
     assert [(r.kind, r.report_id) for r in rows] == [("gallery", obama.id)]
     row = rows[0]
     assert row.band in ("likely", "possible") and row.status == "pending" and 0 < row.score <= 1
@@ -56,26 +57,26 @@ def test_arrival_matches_its_report_and_not_strangers(db, users, settings, faces
 
 def test_reverse_matching_when_the_report_comes_later(db, users, settings, faces_dir):
     case = new_case(users, settings, faces_dir, "Jackie_Chan", 3)
-    assert candidates(case.id) == []
+    assert candidates_of(case.id) == []
     report = new_report(users, settings, faces_dir, "Jackie_Chan", 2)
-    assert [(r.case_id, r.report_id) for r in candidates(case.id)] == [(case.id, report.id)]
+    assert [(r.case_id, r.report_id) for r in candidates_of(case.id)] == [(case.id, report.id)]
 
 
 def test_sex_gate_blocks_a_face_match(db, users, settings, faces_dir):
     new_report(users, settings, faces_dir, "Barack_Obama", gender="female")  # a wrongly filed report
     case = new_case(users, settings, faces_dir, "Barack_Obama", 3, gender="male")
-    assert candidates(case.id) == []
+    assert candidates_of(case.id) == []
 
 
 def test_rejected_pair_never_comes_back(db, users, settings, faces_dir):
     new_report(users, settings, faces_dir, "Barack_Obama")
     case = new_case(users, settings, faces_dir, "Barack_Obama", 3)
-    row = candidates(case.id)[0]
+    row = candidates_of(case.id)[0]
     review.decide(users["staff"], row.id, "reject", "different ear shape")
-    matching.match_case(case.id, settings)
-    matching.reset_indexes()
-    matching.match_case(case.id, settings)
-    rows = candidates(case.id)
+    candidates.match_case(case.id, settings)
+    candidates.reset_indexes()
+    candidates.match_case(case.id, settings)
+    rows = candidates_of(case.id)
     assert [(r.id, r.status) for r in rows] == [(row.id, "rejected")]
     assert review.pending_queue(users["staff"])[1] == 0
 
@@ -83,7 +84,7 @@ def test_rejected_pair_never_comes_back(db, users, settings, faces_dir):
 def test_confirm_links_identity_and_undo_reverts(db, users, settings, faces_dir):
     report = new_report(users, settings, faces_dir, "Barack_Obama")
     case = new_case(users, settings, faces_dir, "Barack_Obama", 3, name="自称老王")
-    row = candidates(case.id)[0]
+    row = candidates_of(case.id)[0]
     review.decide(users["staff"], row.id, "confirm", "family confirmed by phone")
     db.session.refresh(case)
     db.session.refresh(report)
@@ -109,12 +110,12 @@ def test_confirm_links_identity_and_undo_reverts(db, users, settings, faces_dir)
 def test_repeat_arrival_is_proposed(db, users, settings, faces_dir):
     first = new_case(users, settings, faces_dir, "Colin_Powell", 1, gender="male")
     second = new_case(users, settings, faces_dir, "Colin_Powell", 4, gender="male")
-    rows = candidates(second.id)
+    rows = candidates_of(second.id)
     assert [(r.kind, r.case_id, r.other_case_id) for r in rows] == [("previous_arrival", second.id, first.id)]
 
 
 def test_photo_with_two_faces_waits_for_staff_to_choose(db, users, settings, faces_dir):
-    from service.services.faces import choose_face
+    from service.matching.faces import choose_face
 
     a = Image.open(faces_dir / "Barack_Obama" / "3.jpg").convert("RGB").resize((300, 300))
     b = Image.open(faces_dir / "Yao_Ming" / "1.jpg").convert("RGB").resize((300, 300))
@@ -131,13 +132,13 @@ def test_photo_with_two_faces_waits_for_staff_to_choose(db, users, settings, fac
     assert pic.status == "multiple_faces"
     faces = Face.query.filter_by(photo_id=pic.id).order_by(Face.face_index).all()
     assert len(faces) >= 2 and not any(f.selected for f in faces)
-    matching.match_case(case.id, settings)
-    assert candidates(case.id) == []  # nothing is matched until a person picks the face
+    candidates.match_case(case.id, settings)
+    assert candidates_of(case.id) == []  # nothing is matched until a person picks the face
     left = min(faces, key=lambda f: f.box[0])  # Obama is on the left
     choose_face(pic, left.id, left.engine)
     db.session.commit()
-    matching.match_case(case.id, settings)
-    assert [r.report_id for r in candidates(case.id)] == [report.id]
+    candidates.match_case(case.id, settings)
+    assert [r.report_id for r in candidates_of(case.id)] == [report.id]
 
 
 def test_no_face_photo(db, users, settings):

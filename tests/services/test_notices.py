@@ -12,7 +12,8 @@ from sqlalchemy import select
 
 from service.domain.errors import Conflict, Forbidden, InvalidValue
 from service.models import AuditEntry, CaseEvent, Notice
-from service.services import notices, processing
+from service.services import notices
+from service.matching import photos as pipeline
 from service.services.intake import Upload, photo_file, register_arrival
 
 VALID_ID = "11010519491231002X"  # GB 11643 sample: born 1949-12-31, female
@@ -66,7 +67,7 @@ def _case(users, settings, fields=None, uploads=(), process=True):
     if process:
         for p in case.photos:
             # Faces are not needed here: a processed photo with its normalised JPEG is.
-            processing.process_photo(p.id, settings, with_faces=False)
+            pipeline.process_photo(p.id, settings, with_faces=False)
     return case
 
 

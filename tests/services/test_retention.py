@@ -7,20 +7,21 @@ from sqlalchemy import select
 
 from service.models import AuditEntry, Face, Photo
 from service.models.types import utcnow
-from service.services import matching, processing, retention
+from service.services import retention
+from service.matching import candidates, photos as pipeline
 from service.services.intake import Upload, register_arrival
-from service.services.photos import media_path
+from service.media import media_path
 
 
 def _case(users, settings, faces_dir, ident, n):
     up = Upload("p.jpg", (faces_dir / ident / f"{n}.jpg").read_bytes())
     case = register_arrival(users["staff"], {}, [up], settings).case
-    processing.process_photo(case.photos[0].id, settings)
+    pipeline.process_photo(case.photos[0].id, settings)
     return case
 
 
 def test_returned_case_is_erased_after_retention_and_others_keep_theirs(db, users, settings, faces_dir):
-    matching.reset_indexes()
+    candidates.reset_indexes()
     home = _case(users, settings, faces_dir, "Tony_Blair", 1)
     settled = _case(users, settings, faces_dir, "Tony_Blair", 2)
     recent = _case(users, settings, faces_dir, "Tony_Blair", 3)
@@ -40,7 +41,7 @@ def test_returned_case_is_erased_after_retention_and_others_keep_theirs(db, user
     assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "biometric.erase",
                                                       AuditEntry.object_id == home.id)) is not None
     # Nothing of the erased person can be matched any more.
-    matching.match_case(recent.id, settings)
+    candidates.match_case(recent.id, settings)
     from service.models import CandidateMatch
 
     assert {(c.case_id, c.other_case_id) for c in CandidateMatch.query} <= {(recent.id, settled.id), (settled.id, recent.id)}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from service.models import Photo
-from service.services import matching, processing
+from service.matching import candidates, photos as pipeline
 from service.services.intake import Upload
 
 
@@ -18,12 +18,12 @@ def photo(faces_dir: Path, identity: str, n: int) -> Upload:
 def process_all(settings) -> None:
     """Run every pending photo through the real engine, oldest first."""
     for pid in [p.id for p in Photo.query.filter_by(status="pending").order_by(Photo.id)]:
-        processing.process_photo(pid, settings)
+        pipeline.process_photo(pid, settings)
 
 
 @pytest.fixture()
 def fresh_index():
     """Tables are emptied per test; so is this process's gallery index cache."""
-    matching.reset_indexes()
+    candidates.reset_indexes()
     yield
-    matching.reset_indexes()
+    candidates.reset_indexes()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from service.services import processing
+from service.matching import photos as pipeline
 from service.services.intake import Upload, register_arrival
 from tests.conftest import login
 
@@ -11,7 +11,7 @@ from tests.conftest import login
 def _case(users, settings, fields, photo=None):
     case = register_arrival(users["staff"], fields, [Upload("f.jpg", photo)] if photo else [], settings).case
     for p in case.photos:
-        processing.process_photo(p.id, settings, with_faces=False)
+        pipeline.process_photo(p.id, settings, with_faces=False)
     return case
 
 

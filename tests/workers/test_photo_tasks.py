@@ -10,7 +10,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from service.models import CaseEvent, Photo
-from service.services import processing
+from service.matching import photos as pipeline
 from service.services.intake import Upload, register_arrival
 from tests.support.procs import ThrowawayRedis, child_env, spare_port, start_web, start_worker, wait_for
 
@@ -39,8 +39,8 @@ def _statuses(db, case_id) -> list[str]:
 def test_process_photo_applies_orientation_and_is_idempotent(db, users, settings, faces_dir):
     case = _register(users, settings, _rotated_jpeg(faces_dir))
     photo_id = case.photos[0].id
-    first = processing.process_photo(photo_id, settings)
-    second = processing.process_photo(photo_id, settings)
+    first = pipeline.process_photo(photo_id, settings)
+    second = pipeline.process_photo(photo_id, settings)
     assert first.result == "processed" and second.result == "skipped"
     photo = db.session.get(Photo, photo_id)
     original = Image.open(faces_dir / "Alex_Lacamoire" / "1.jpg")
@@ -49,15 +49,15 @@ def test_process_photo_applies_orientation_and_is_idempotent(db, users, settings
     assert photo.meta["exif_orientation"] == 6 and photo.attempts == 1
     events = db.session.scalars(select(CaseEvent).where(CaseEvent.kind == "photo_processed")).all()
     assert len(events) == 1
-    assert processing.process_photo(999999, settings).result == "missing"
+    assert pipeline.process_photo(999999, settings).result == "missing"
 
 
 def test_photo_that_keeps_failing_is_marked_invalid(db, users, settings, face_photo):
     case = _register(users, settings, face_photo)
     photo = case.photos[0]
-    photo.attempts = processing.MAX_ATTEMPTS  # it crashed its worker this often already
+    photo.attempts = pipeline.MAX_ATTEMPTS  # it crashed its worker this often already
     db.session.commit()
-    assert processing.process_photo(photo.id, settings).result == "invalid"
+    assert pipeline.process_photo(photo.id, settings).result == "invalid"
     db.session.refresh(photo)
     assert photo.status == "invalid" and "failed" in photo.status_reason
 
@@ -68,7 +68,7 @@ def test_missing_original_is_invalid_not_retried(db, users, settings, face_photo
     case = _register(users, settings, face_photo)
     photo = case.photos[0]
     photo_file(settings.media_dir, photo, normalized=False).unlink()
-    assert processing.process_photo(photo.id, settings).result == "invalid"
+    assert pipeline.process_photo(photo.id, settings).result == "invalid"
 
 
 @pytest.fixture()
@@ -167,7 +167,7 @@ def test_two_runs_of_one_photo_at_once_finish_it_once(app, db, users, settings, 
     import threading
     import time as _time
 
-    from service.services import faces
+    from service.matching import faces
 
     case = _register(users, settings, face_photo)
     photo_id = case.photos[0].id
@@ -182,7 +182,7 @@ def test_two_runs_of_one_photo_at_once_finish_it_once(app, db, users, settings, 
 
     def run():
         with app.app_context():
-            results.append(processing.process_photo(photo_id, settings).result)
+            results.append(pipeline.process_photo(photo_id, settings).result)
             db.session.remove()
 
     threads = [threading.Thread(target=run) for _ in range(2)]

@@ -1,0 +1,338 @@
+"""Face matching: every case against open reports and other arrivals, every new report against cases.
+
+Runs in the `search` queue's worker, which holds the gallery index in memory (one process, so the
+index is not copied per prefork child). The database stays the record: the index is a cache
+refreshed by face id watermark, and every hit is checked against the database before it is proposed.
+Rejected pairs are never proposed again: one CandidateMatch row per pair, and a decided row is
+never touched by a re-run.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import CandidateMatch, Case, Face, GalleryReport, Photo, SearchChannel
+from ..models.types import utcnow
+from .. import tasking
+from . import evidence
+from .faces import owner_of
+
+log = logging.getLogger(__name__)
+
+# Owners whose faces are searched for: a street lead's face is a probe only, never a gallery entry.
+INDEXED_KINDS = ("case", "report")
+TOP_K = 50  # hits per probe face; fusion and gates decide which become candidates
+CLOSED_CASE_STATES = ("returned", "deceased")
+
+_caches: dict = {}
+_caches_lock = threading.Lock()
+
+
+def queue_for_photo(photo: Photo) -> bool:
+    kind, owner_id = owner_of(photo)
+    return tasking.enqueue(tasking.MATCH_TASK_OF_KIND[kind], owner_id)
+
+
+def _load_rows(engine_version: str):
+    from .index import Row
+
+    def load(since: int, limit: int):
+        rows = db.session.execute(
+            select(Face.id, Face.owner_kind, Face.owner_id, Face.embedding)
+            .where(Face.engine == engine_version, Face.selected.is_(True), Face.embedding.is_not(None), Face.id > since,
+                   Face.owner_kind.in_(INDEXED_KINDS))
+            .order_by(Face.id)
+            .limit(limit)
+        ).all()
+        return [Row(r.id, r.owner_kind, r.owner_id, r.embedding) for r in rows]
+
+    return load
+
+
+def index_for(engine):
+    """This process's index for the engine, refreshed from the database."""
+    from .index import IndexCache
+
+    with _caches_lock:
+        cache = _caches.get(engine.version)
+        if cache is None:
+            cache = IndexCache(engine.version, engine.metric, _load_rows(engine.version))
+            _caches[engine.version] = cache
+    cache.refresh()
+    return cache
+
+
+def reset_indexes() -> None:
+    """Forget every cached index (tests; after an engine change the next search rebuilds)."""
+    with _caches_lock:
+        _caches.clear()
+
+
+def rebuild_indexes() -> int:
+    with _caches_lock:
+        caches = list(_caches.values())
+    return sum(c.rebuild() for c in caches)
+
+
+@dataclass
+class Best:
+    distance: float
+    probe_face_id: int
+    other_face_id: int
+
+
+def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
+    return db.session.scalars(
+        select(Face).where(
+            Face.owner_kind == kind,
+            Face.owner_id == owner_id,
+            Face.engine == engine_version,
+            Face.selected.is_(True),
+            Face.embedding.is_not(None),
+        )
+    ).all()
+
+
+def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
+    from .faces import vector
+
+    hits = [(probe, hit) for probe in probes
+            for hit in cache.search(vector(probe), TOP_K, kind=kind_filter, exclude_owner=exclude_owner)]
+    # The index is a cache: a face erased (retention) or deselected since it was loaded is skipped here.
+    live = set(db.session.scalars(select(Face.id).where(Face.id.in_({h.face_id for _, h in hits}),
+                                                        Face.embedding.is_not(None), Face.selected.is_(True)))) if hits else set()
+    gone = {h.face_id for _, h in hits} - live
+    if gone:
+        cache.drop(gone)
+    best: dict[tuple[str, int], Best] = {}
+    for probe, hit in hits:
+        if hit.face_id not in live:
+            continue
+        key = (hit.kind, hit.owner_id)
+        if key not in best or hit.distance < best[key].distance:
+            best[key] = Best(float(hit.distance), probe.id, hit.face_id)
+    return best
+
+
+def _pair_key(case_id: int, report_id: int | None = None, other_case_id: int | None = None) -> str:
+    if report_id is not None:
+        return f"g:{case_id}:{report_id}"
+    low, high = sorted((case_id, other_case_id))
+    return f"a:{low}:{high}"
+
+
+def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, report=None, other=None) -> str:
+    """Insert or improve the pair's candidate; a decided pair is left exactly as people decided."""
+    key = _pair_key(case.id, report.id if report else None, other.id if other else None)
+    row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.pair_key == key).with_for_update().execution_options(populate_existing=True))
+    evidence = {"reasons": list(fused.reasons), "agreement": [a.as_dict() for a in fused.agreement]}
+    if row is None:
+        if fused.band is None:
+            return "below_cut"
+        # For earlier arrivals the older case is `other`, so the newer one shows the link.
+        newer, older = (case, other) if other is None or case.arrived_at >= other.arrived_at else (other, case)
+        probe, target = (best.probe_face_id, best.other_face_id) if newer is case else (best.other_face_id, best.probe_face_id)
+        db.session.add(
+            CandidateMatch(
+                pair_key=key, kind=kind, case_id=newer.id, report_id=report.id if report else None,
+                other_case_id=older.id if other is not None else None, engine=engine_version,
+                face_distance=best.distance, case_face_id=probe, other_face_id=target,
+                score=fused.score, band=fused.band, evidence=evidence, status="pending",
+            )
+        )
+        return "new"
+    if row.status != "pending":
+        return "decided"
+    if fused.band is not None and (best.distance < row.face_distance or row.engine != engine_version):
+        row.face_distance, row.score, row.band, row.evidence, row.engine = (
+            best.distance, fused.score, fused.band, evidence, engine_version
+        )
+        return "improved"
+    return "unchanged"
+
+
+def _mark_face_channel(case: Case) -> None:
+    pending = db.session.scalar(
+        select(CandidateMatch.id).where(CandidateMatch.status == "pending",
+                                        (CandidateMatch.case_id == case.id) | (CandidateMatch.other_case_id == case.id)).limit(1)
+    )
+    channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))
+    if channel is not None and channel.status not in ("confirmed", "not_applicable"):
+        channel.status = "lead" if pending else "in_progress"
+
+
+def _log_face_run(case: Case, engine_version: str, new: int) -> None:
+    """The face channel's first run is a step the deadline rules look for (face_run within 24 h)."""
+    from ..models import ChannelEvent
+
+    channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))
+    if channel is None:
+        return
+    ran = db.session.scalar(select(ChannelEvent.id).where(ChannelEvent.channel_id == channel.id,
+                                                          ChannelEvent.fields["kind"].as_string() == "run").limit(1))
+    if ran is None:
+        db.session.add(ChannelEvent(channel_id=channel.id, status=channel.status if channel.status != "not_started" else "in_progress",
+                                    fields={"kind": "run", "engine": engine_version, "candidates": new}))
+
+
+def _photos_pending(case_id=None, report_id=None) -> bool:
+    column = Photo.case_id if case_id is not None else Photo.report_id
+    owner = case_id if case_id is not None else report_id
+    return db.session.scalar(select(Photo.id).where(column == owner, Photo.status == "pending").limit(1)) is not None
+
+
+def match_case(case_id: int, settings, now=None) -> dict:
+    """Compare a case's chosen faces with open reports and every other arrival."""
+    from .faces import engine_for
+
+    started = time.monotonic()
+    now = now or utcnow()
+    case = db.session.get(Case, case_id)
+    if case is None:
+        return {"case_id": case_id, "result": "missing"}
+    engine = engine_for(settings)
+    probes = _probe_faces("case", case_id, engine.version)
+    outcomes: dict[str, int] = {}
+    if probes:
+        cache = index_for(engine)
+        best = _best_per_owner(cache, probes, None, ("case", case_id))
+        report_ids = [oid for (kind, oid) in best if kind == "report"]
+        case_ids = [oid for (kind, oid) in best if kind == "case"]
+        reports = {r.id: r for r in db.session.scalars(
+            select(GalleryReport).where(GalleryReport.id.in_(report_ids), GalleryReport.status == "open"))} if report_ids else {}
+        others = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
+        case_attrs = evidence.of_case(case)
+        for (kind, owner_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
+            if kind == "report" and owner_id in reports:
+                report = reports[owner_id]
+                fused = evidence.fuse_report(engine, hit.distance, case_attrs, evidence.of_report(report), now)
+                result = _upsert("gallery", case, hit, fused, engine.version, report=report)
+            elif kind == "case" and owner_id in others:
+                other = others[owner_id]
+                fused = evidence.fuse_arrival(engine, hit.distance, case_attrs, evidence.of_case(other), case, other)
+                result = _upsert("previous_arrival", case, hit, fused, engine.version, other=other)
+            else:
+                result = "owner_closed"
+            outcomes[result] = outcomes.get(result, 0) + 1
+    if not _photos_pending(case_id=case_id):
+        case.matching_status = "done"
+    if probes:
+        _log_face_run(case, engine.version, outcomes.get("new", 0))
+    _mark_face_channel(case)
+    db.session.commit()
+    log.info("event=match_case case_id=%s probes=%d outcomes=%s ms=%d", case_id, len(probes), outcomes,
+             (time.monotonic() - started) * 1000)
+    return {"case_id": case_id, "probes": len(probes), **outcomes}
+
+
+def match_report(report_id: int, settings, now=None) -> dict:
+    """Reverse matching: a new report against every case still searched for (long stays included)."""
+    from .faces import engine_for
+
+    started = time.monotonic()
+    now = now or utcnow()
+    report = db.session.get(GalleryReport, report_id)
+    if report is None:
+        return {"report_id": report_id, "result": "missing"}
+    engine = engine_for(settings)
+    probes = _probe_faces("report", report_id, engine.version)
+    outcomes: dict[str, int] = {}
+    if probes and report.status == "open":
+        cache = index_for(engine)
+        best = _best_per_owner(cache, probes, "case", None)
+        case_ids = [oid for (_kind, oid) in best]
+        cases = {c.id: c for c in db.session.scalars(
+            select(Case).where(Case.id.in_(case_ids), Case.state.not_in(CLOSED_CASE_STATES),
+                               Case.identity_status != "confirmed"))} if case_ids else {}
+        report_attrs = evidence.of_report(report)
+        for (_kind, case_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
+            case = cases.get(case_id)
+            if case is None:
+                outcomes["owner_closed"] = outcomes.get("owner_closed", 0) + 1
+                continue
+            # The probe is the report's face here: swap so case_face_id is the case's face.
+            swapped = Best(hit.distance, hit.other_face_id, hit.probe_face_id)
+            fused = evidence.fuse_report(engine, hit.distance, evidence.of_case(case), report_attrs, now)
+            result = _upsert("gallery", case, swapped, fused, engine.version, report=report)
+            outcomes[result] = outcomes.get(result, 0) + 1
+            _mark_face_channel(case)
+    if not _photos_pending(report_id=report_id):
+        report.matching_status = "done"
+    db.session.commit()
+    log.info("event=match_report report_id=%s probes=%d outcomes=%s ms=%d", report_id, len(probes), outcomes,
+             (time.monotonic() - started) * 1000)
+    return {"report_id": report_id, "probes": len(probes), **outcomes}
+
+
+def _lead_photos_pending(lead_id: int) -> bool:
+    return db.session.scalar(select(Photo.id).where(Photo.lead_id == lead_id, Photo.status == "pending").limit(1)) is not None
+
+
+def match_lead(lead_id: int, settings, now=None) -> dict:
+    """The face check of a street lead: is this person an earlier arrival, or in a missing-person report?
+
+    Staff see every candidate under the `possible` cut (any station; a person who died is left out). The
+    reporter learns only `known`, and only for a `likely` face of an open report or of this station's
+    arrival: a reporter's account is not a way to look up any face anywhere, and a `possible` face among
+    thousands is too often a stranger to tell a volunteer. The search runs without a lock on the lead (the
+    first index load can take seconds); the result is written under the lock."""
+    from ..models import Lead
+    from .faces import engine_for
+
+    started = time.monotonic()
+    now = now or utcnow()
+    lead = db.session.get(Lead, lead_id)
+    if lead is None:
+        return {"lead_id": lead_id, "result": "missing"}
+    if _lead_photos_pending(lead_id):  # the last photo's own message comes back here when it is done
+        db.session.rollback()
+        return {"lead_id": lead_id, "result": "photos_pending"}
+    station_id = lead.station_id
+    engine = engine_for(settings)
+    probes = _probe_faces("lead", lead_id, engine.version)
+    candidates, known = [], False
+    if probes:
+        best = _best_per_owner(index_for(engine), probes, None, None)
+        report_ids = [oid for (kind, oid) in best if kind == "report"]
+        case_ids = [oid for (kind, oid) in best if kind == "case"]
+        reports = {r.id: r for r in db.session.scalars(
+            select(GalleryReport).where(GalleryReport.id.in_(report_ids), GalleryReport.status == "open"))} if report_ids else {}
+        cases = {c.id: c for c in db.session.scalars(
+            select(Case).where(Case.id.in_(case_ids), Case.state != "deceased"))} if case_ids else {}
+        likely_cut, possible_cut = evidence.thresholds(engine)["adult"]
+        for (kind, owner_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
+            if hit.distance > possible_cut or (kind == "report" and owner_id not in reports) or (kind == "case" and owner_id not in cases):
+                continue
+            band = "likely" if hit.distance <= likely_cut else "possible"
+            known = known or (band == "likely" and (kind == "report" or cases[owner_id].station_id == station_id))
+            candidates.append({
+                "kind": "gallery" if kind == "report" else "previous_arrival",
+                "report_id": owner_id if kind == "report" else None,
+                "case_id": owner_id if kind == "case" else None,
+                "face_distance": round(hit.distance, 4),
+                "band": band,
+                "lead_face_id": hit.probe_face_id,
+                "other_face_id": hit.other_face_id,
+            })
+    db.session.rollback()
+    lead = db.session.scalar(select(Lead).where(Lead.id == lead_id).with_for_update().execution_options(populate_existing=True))
+    lead.face_candidates = candidates[:10]
+    lead.face_check = "known" if known else ("not_known" if probes else "no_face")
+    lead.face_checked_at = now
+    db.session.commit()
+    log.info("event=match_lead lead_id=%s probes=%d candidates=%d known=%s ms=%d", lead_id, len(probes), len(candidates),
+             known, (time.monotonic() - started) * 1000)
+    return {"lead_id": lead_id, "probes": len(probes), "candidates": len(candidates), "face_check": lead.face_check}
+
+
+def drop_faces(face_ids) -> None:
+    """Forget erased faces in this process's indexes (other processes skip them at search time)."""
+    with _caches_lock:
+        caches = list(_caches.values())
+    for cache in caches:
+        cache.drop(face_ids)

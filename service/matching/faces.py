@@ -1,0 +1,105 @@
+"""Faces of a photo: run the engine, keep one row per face with a display crop, pick the face to match."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+from sqlalchemy import delete, select
+
+from ..domain.errors import Conflict, InvalidValue, NotFound
+from ..extensions import db
+from ..models import Face, Photo
+from ..media import store
+
+
+@dataclass
+class FaceResult:
+    """What the engine found in one photo, ready to be written under the photo's row lock."""
+
+    engine_version: str
+    status: str
+    reason: str | None
+    faces: list  # DetectedFace
+    crops: list[str]  # crop sha256 per face (files already stored)
+
+
+def engine_for(settings):
+    from .engine import get_engine
+
+    return get_engine(settings.face_engine)
+
+
+def analyse(rgb, settings) -> FaceResult:
+    """Detect, measure and encode every face of a normalised photo's pixels; store the crops."""
+    from .engine import crop_face_jpeg
+
+    engine = engine_for(settings)
+    analysis = engine.analyze(rgb)
+    crops = []
+    for face in analysis.faces:
+        crop = crop_face_jpeg(rgb, face)
+        sha = hashlib.sha256(crop).hexdigest()
+        store(settings.media_dir, sha, "jpg", crop)
+        crops.append(sha)
+    return FaceResult(engine.version, analysis.status, analysis.status_reason, analysis.faces, crops)
+
+
+def owner_of(photo: Photo) -> tuple[str, int]:
+    if photo.case_id is not None:
+        return "case", photo.case_id
+    if photo.lead_id is not None:
+        return "lead", photo.lead_id
+    return "report", photo.report_id
+
+
+def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
+    """Replace this engine's faces of the photo (the caller holds the photo's row lock)."""
+    db.session.execute(delete(Face).where(Face.photo_id == photo.id, Face.engine == result.engine_version))
+    kind, owner_id = owner_of(photo)
+    rows = []
+    for index, (face, crop) in enumerate(zip(result.faces, result.crops)):
+        rows.append(
+            Face(
+                photo_id=photo.id,
+                engine=result.engine_version,
+                face_index=index,
+                owner_kind=kind,
+                owner_id=owner_id,
+                box=list(face.box),
+                landmarks=[list(p) for p in face.landmarks] if face.landmarks is not None else None,
+                det_score=float(face.det_score),
+                quality={k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in face.quality.items()},
+                quality_ok=bool(face.quality_ok),
+                quality_reason=face.quality_reason,
+                embedding=np.asarray(face.embedding, dtype=np.float32).tobytes(),
+                crop_sha256=crop,
+                # Only an unambiguous, usable face is matched without a person choosing it.
+                selected=(index == 0 and result.status == "processed"),
+            )
+        )
+    db.session.add_all(rows)
+    return rows
+
+
+def vector(face: Face) -> np.ndarray:
+    return np.frombuffer(face.embedding, dtype=np.float32)
+
+
+def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
+    """Staff pick the face of a photo with several faces (or accept a low-quality one)."""
+    if photo.status not in ("multiple_faces", "low_quality", "processed"):
+        raise Conflict(f"photo {photo.id} is {photo.status}: there is no face to choose", "face_id")
+    faces = db.session.scalars(
+        select(Face).where(Face.photo_id == photo.id, Face.engine == engine_version).with_for_update().execution_options(populate_existing=True)
+    ).all()
+    chosen = next((f for f in faces if f.id == face_id), None)
+    if chosen is None:
+        raise NotFound(f"face {face_id} is not a face of photo {photo.id}")
+    if chosen.embedding is None:
+        raise InvalidValue("this face has no embedding (biometric data erased)", "face_id")
+    for face in faces:
+        face.selected = face.id == face_id
+    photo.status = "processed"
+    photo.status_reason = "face chosen by staff"
+    return chosen

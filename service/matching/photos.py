@@ -1,0 +1,179 @@
+"""Background processing of one photo: orient, normalise, record metadata (idempotent).
+
+Called by the PROCESS_PHOTO task (service.tasking) with an id. Safe to run twice or concurrently:
+the row lock and the `pending` check make the second run a no-op, and a photo that keeps
+crashing its worker is marked `invalid` after MAX_ATTEMPTS instead of retried forever.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select
+
+from ..extensions import db
+from ..models import CaseEvent, Photo
+from ..models.types import utcnow
+from .. import tasking
+from ..media import EXTENSIONS, media_path, store
+from . import candidates, faces
+from .engine.errors import FaceImageError
+from .engine.image import PHOTO_FORMATS, decode_photo, normalised_jpeg
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class Outcome:
+    photo_id: int
+    result: str  # processed status, or "skipped" / "missing"
+
+
+def _lock(photo_id: int) -> Photo | None:
+    # populate_existing: a row locked after waiting must overwrite what this session loaded
+    # earlier in the transaction, or a concurrent run's result would be invisible here.
+    return db.session.scalar(
+        select(Photo).where(Photo.id == photo_id).with_for_update(skip_locked=True).execution_options(populate_existing=True)
+    )
+
+
+def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
+    """Process one pending photo: normalise it, find and encode its faces, then queue matching."""
+    started = time.monotonic()
+    photo = _lock(photo_id)
+    if photo is None:
+        db.session.rollback()
+        exists = db.session.get(Photo, photo_id) is not None
+        return Outcome(photo_id, "skipped" if exists else "missing")
+    if photo.status != "pending":
+        db.session.rollback()
+        return Outcome(photo_id, "skipped")
+    if photo.attempts >= MAX_ATTEMPTS:
+        _finish(photo, "invalid", f"processing failed {photo.attempts} times")
+        return Outcome(photo_id, "invalid")
+    photo.attempts += 1
+    db.session.commit()  # counts this attempt even if the worker dies below
+
+    try:
+        original = media_path(settings.media_dir, photo.sha256, EXTENSIONS[photo.mime]).read_bytes()
+    except FileNotFoundError:
+        photo = db.session.get(Photo, photo_id)
+        _finish(photo, "invalid", "original file is missing from media storage")
+        return Outcome(photo_id, "invalid")
+    try:
+        # Decoded once: the same pixels are stored (normalised JPEG) and searched for faces.
+        decoded = decode_photo(original, settings.max_megapixels, formats=PHOTO_FORMATS)
+        rgb, jpeg = normalised_jpeg(decoded)
+    except Exception as exc:  # a file that passed upload checks but does not decode fully
+        log.warning("event=photo_decode_failed photo_id=%s error=%s", photo_id, type(exc).__name__)
+        photo = db.session.get(Photo, photo_id)
+        _finish(photo, "invalid", f"image could not be decoded: {type(exc).__name__}")
+        return Outcome(photo_id, "invalid")
+    meta = {
+        "exif_orientation": decoded.exif_orientation,
+        "oriented_width": decoded.width,
+        "oriented_height": decoded.height,
+        "normalized_width": int(rgb.shape[1]),
+        "normalized_height": int(rgb.shape[0]),
+    }
+    del decoded
+    norm_sha = hashlib.sha256(jpeg).hexdigest()
+    store(settings.media_dir, norm_sha, "jpg", jpeg)
+
+    result = None
+    status, reason = "processed", None
+    if with_faces:
+        try:
+            result = faces.analyse(rgb, settings)
+        except FaceImageError as exc:
+            photo = db.session.get(Photo, photo_id)
+            _finish(photo, "invalid", exc.message if hasattr(exc, "message") else str(exc))
+            return Outcome(photo_id, "invalid")
+        status, reason = result.status, result.reason
+
+    photo = db.session.scalar(select(Photo).where(Photo.id == photo_id).with_for_update().execution_options(populate_existing=True))
+    if photo.status != "pending":  # another run finished first: keep its result
+        db.session.rollback()
+        return Outcome(photo_id, "skipped")
+    photo.normalized_sha256 = norm_sha
+    photo.width, photo.height = meta["oriented_width"], meta["oriented_height"]
+    photo.meta = {**(photo.meta or {}), **meta}
+    if result is not None:
+        faces.write_faces(photo, result)
+    _finish(photo, status, reason)
+    log.info("event=photo_processed photo_id=%s status=%s ms=%d", photo_id, status, (time.monotonic() - started) * 1000)
+    return Outcome(photo_id, status)
+
+
+def _finish(photo: Photo, status: str, reason: str | None) -> None:
+    photo.status = status
+    photo.status_reason = reason
+    photo.processed_at = utcnow()
+    if photo.case_id:
+        db.session.add(
+            CaseEvent(case_id=photo.case_id, kind="photo_" + status, data={"photo_id": photo.id, "reason": reason})
+        )
+    db.session.commit()
+    # Matching also closes the owner's `matching_status`: queue it whatever the outcome, or a case whose
+    # last photo has no usable face (no_face, several faces, invalid) stays `pending` until the sweeper.
+    candidates.queue_for_photo(photo)
+
+
+def queue_photos(photo_ids: list[int]) -> bool:
+    """Send each photo to the workers; False if any message did not reach the broker."""
+    sent = [tasking.enqueue(tasking.PROCESS_PHOTO, pid) for pid in photo_ids]
+    return all(sent)
+
+
+def stale_pending_photos(older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Photos still pending whose message may have been lost; marks them re-queued now."""
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    rows = db.session.scalars(
+        select(Photo)
+        .where(Photo.status == "pending", or_(Photo.queued_at.is_(None), Photo.queued_at < cutoff))
+        .order_by(Photo.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True).execution_options(populate_existing=True)
+    ).all()
+    now = utcnow()
+    for row in rows:
+        row.queued_at = now
+    ids = [r.id for r in rows]
+    db.session.commit()
+    return ids
+
+
+def stale_matching(older_than_seconds: int, limit: int = 500) -> tuple[list[int], list[int]]:
+    """Cases and reports whose photos are done but whose matching never finished (lost message)."""
+    from ..models import Case, GalleryReport
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    found = []
+    for model, column in ((Case, Photo.case_id), (GalleryReport, Photo.report_id)):
+        pending_photo = select(Photo.id).where(column == model.id, Photo.status == "pending").exists()
+        found.append(list(db.session.scalars(
+            select(model.id)
+            .where(model.matching_status == "pending", model.updated_at < cutoff, ~pending_photo)
+            .order_by(model.id).limit(limit)
+        )))
+    db.session.rollback()
+    return found[0], found[1]
+
+
+def stale_lead_checks(older_than_seconds: int, limit: int = 500) -> list[int]:
+    """Street leads whose photos are done but whose face check never ran (lost message)."""
+    from ..models import Lead
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    pending_photo = select(Photo.id).where(Photo.lead_id == Lead.id, Photo.status == "pending").exists()
+    ids = list(db.session.scalars(
+        select(Lead.id).where(Lead.face_check == "pending", Lead.updated_at < cutoff, ~pending_photo)
+        .order_by(Lead.id).limit(limit)
+    ))
+    db.session.rollback()
+    return ids
