@@ -250,6 +250,11 @@ def _gallery_paths(bearer) -> dict:
         "/api/v1/photos/{photo_id}/faces/{face_id}/select": {"post": {
             "security": bearer, "parameters": [int_param("photo_id"), int_param("face_id")],
             "responses": {**ok("the chosen face"), **_errors(401, 403, 404, 409, 422)}}},
+        "/api/v1/photos/waiting": {"get": {
+            "security": bearer, "summary": "photos waiting for a face choice (several faces, none clearly the person's)",
+            "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer"}},
+                           {"name": "per_page", "in": "query", "schema": {"type": "integer"}}],
+            "responses": {**ok("photos of this station waiting for a face choice"), **_errors(401, 403)}}},
         "/api/v1/crops/{sha256}": {"get": {"security": bearer, "parameters": [
             {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "face crop", "content": {"image/jpeg": {}}}, **_errors(401, 403, 404)}}},

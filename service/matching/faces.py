@@ -22,6 +22,17 @@ class FaceResult:
     reason: str | None
     faces: list  # DetectedFace
     crops: list[str]  # crop sha256 per face (files already stored)
+    subject: int | None = None  # the face the photo is about (engine/subject.py)
+    plausible: tuple[int, ...] = ()  # ambiguous photo: every face searched until a person chooses
+    choice: str | None = None  # only | auto | plausible
+
+    def selection(self, index: int) -> tuple[bool, str | None]:
+        """(matched?, how it was chosen) of face `index`: the subject, or each plausible face while ambiguous."""
+        if index == self.subject:
+            return True, self.choice
+        if index in self.plausible:
+            return True, "plausible"
+        return False, None
 
 
 def engine_for(settings):
@@ -42,7 +53,8 @@ def analyse(rgb, settings) -> FaceResult:
         sha = hashlib.sha256(crop).hexdigest()
         store(settings.media_dir, sha, "jpg", crop)
         crops.append(sha)
-    return FaceResult(engine.version, analysis.status, analysis.status_reason, analysis.faces, crops)
+    return FaceResult(engine.version, analysis.status, analysis.status_reason, analysis.faces, crops,
+                      analysis.subject, tuple(analysis.plausible), analysis.choice)
 
 
 def owner_of(photo: Photo) -> tuple[str, int]:
@@ -59,6 +71,7 @@ def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
     kind, owner_id = owner_of(photo)
     rows = []
     for index, (face, crop) in enumerate(zip(result.faces, result.crops)):
+        selected, choice = result.selection(index)
         rows.append(
             Face(
                 photo_id=photo.id,
@@ -74,8 +87,9 @@ def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
                 quality_reason=face.quality_reason,
                 embedding=np.asarray(face.embedding, dtype=np.float32).tobytes(),
                 crop_sha256=crop,
-                # Only an unambiguous, usable face is matched without a person choosing it.
-                selected=(index == 0 and result.status == "processed"),
+                # The subject is matched; an ambiguous photo is searched with each plausible face until staff choose.
+                selected=selected,
+                choice=choice,
             )
         )
     db.session.add_all(rows)
@@ -87,7 +101,9 @@ def vector(face: Face) -> np.ndarray:
 
 
 def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
-    """Staff pick the face of a photo with several faces (or accept a low-quality one)."""
+    """Staff pick the face of a photo with several faces (or accept a low-quality one); no commit.
+
+    Callers go through services/face_choice.choose (access, audit, commit, matching)."""
     if photo.status not in ("multiple_faces", "low_quality", "processed"):
         raise Conflict(f"photo {photo.id} is {photo.status}: there is no face to choose", "face_id")
     faces = db.session.scalars(
@@ -100,6 +116,7 @@ def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
         raise InvalidValue("this face has no embedding (biometric data erased)", "face_id")
     for face in faces:
         face.selected = face.id == face_id
+        face.choice = "staff" if face.id == face_id else None
     photo.status = "processed"
-    photo.status_reason = "face chosen by staff"
+    photo.status_reason = "staff_chosen"
     return chosen

@@ -30,8 +30,12 @@ class Face(db.Model):
     quality_reason: Mapped[str | None] = mapped_column(String(40))
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
     crop_sha256: Mapped[str | None] = mapped_column(String(64))
-    # The face used for matching: the only face of a photo, or the one staff picked.
+    # Matched (and, for cases and reports, in the gallery index): the photo's subject, or while a photo
+    # with several equally plausible faces waits for staff, each of those faces.
     selected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How it was chosen: only (the one usable face) | auto (dominant among several: "chosen automatically")
+    # | staff (a person chose) | plausible (one of several, until someone chooses). None: not matched.
+    choice: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
     photo: Mapped["Photo"] = relationship()  # noqa: F821

@@ -54,8 +54,11 @@ def register_web(app: Flask) -> None:
         from ..models.types import utcnow
         from ..services.cases import days_stranded
 
+        from .labels import photo_reason
+
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
-                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow}
+                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow, "photo_reason": photo_reason,
+                "may_choose_face": _may_choose_face, "faces_waiting": _faces_waiting}
 
     @app.get("/")
     @role_required("reporter")
@@ -110,6 +113,19 @@ def faces_of(photo) -> list:
     from ..models import Face
 
     return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
+
+
+def _may_choose_face(photo) -> bool:
+    from ..services.face_choice import may_choose
+
+    return bool(current_user.is_authenticated and may_choose(current_user, photo))
+
+
+def _faces_waiting() -> int:
+    """How many photos of the user's station wait for a face choice (the menu's badge)."""
+    from ..services.face_choice import waiting_count
+
+    return waiting_count(current_user) if current_user.is_authenticated else 0
 
 
 def event_label(kind: str) -> str:
