@@ -99,3 +99,28 @@ def fuse_report(engine, distance: float, case_attrs, report_attrs, now, cuts: di
 def fuse_arrival(engine, distance: float, case_attrs, other_attrs, case: Case, other: Case, cuts: dict | None = None):
     newer, older = (case_attrs, other_attrs) if case.arrived_at >= other.arrived_at else (other_attrs, case_attrs)
     return rules.fuse_arrivals(distance, cuts or thresholds(engine), newer, older)
+
+
+def photo_age(photo, owner, kind: str) -> dict:
+    """When a photo was taken and the person's age on it, where known (review shows the gap between two photos).
+
+    Arrival photos without a camera date were taken at the station (their upload). A report photo without one
+    was taken before the person went missing: its date is then `missing_since` as an upper bound."""
+    taken, bound = (photo.taken_on if photo is not None else None), False
+    if kind == "case":
+        if taken is None and photo is not None and photo.created_at is not None:
+            taken = photo.created_at.date()
+        age = rules.case_age(of_case(owner), taken) if taken else None
+        return {"taken_on": taken, "up_to": False, "age": age}
+    attrs = of_report(owner)
+    if taken is None and owner.missing_since:
+        taken, bound = owner.missing_since, True
+    age = rules.report_age(attrs, taken) if taken else None
+    return {"taken_on": taken, "up_to": bound, "age": (age, age) if age is not None else None}
+
+
+def years_between(a: dict, b: dict) -> int | None:
+    """Whole years between two photos (at least that many when the older photo's date is an upper bound)."""
+    if not a.get("taken_on") or not b.get("taken_on"):
+        return None
+    return abs(rules._years(min(a["taken_on"], b["taken_on"]), max(a["taken_on"], b["taken_on"])))

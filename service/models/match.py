@@ -34,7 +34,8 @@ class Face(db.Model):
     # with several equally plausible faces waits for staff, each of those faces.
     selected: Mapped[bool] = mapped_column(Boolean, default=False)
     # How it was chosen: only (the one usable face) | auto (dominant among several: "chosen automatically")
-    # | staff (a person chose) | plausible (one of several, until someone chooses). None: not matched.
+    # | staff (a person chose) | plausible (one of several, until someone chooses) | low_quality (the subject
+    # fails the quality check, searched anyway and flagged). None: not matched.
     choice: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 

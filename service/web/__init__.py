@@ -58,7 +58,7 @@ def register_web(app: Flask) -> None:
 
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
                 "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow, "photo_reason": photo_reason,
-                "may_choose_face": _may_choose_face, "faces_waiting": _faces_waiting}
+                "may_choose_face": _may_choose_face, "faces_waiting": _faces_waiting, "candidate_faces": candidate_faces}
 
     @app.get("/")
     @role_required("reporter")
@@ -113,6 +113,18 @@ def faces_of(photo) -> list:
     from ..models import Face
 
     return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
+
+
+def candidate_faces(candidates, from_report: bool = False) -> dict:
+    """Candidate id → the face of the page's own photo it was found with (one query for the table)."""
+    from sqlalchemy import select
+
+    from ..models import Face
+
+    side = {c.id: (c.other_face_id if from_report else c.case_face_id) for c in candidates}
+    ids = {i for i in side.values() if i}
+    faces = {f.id: f for f in db.session.scalars(select(Face).where(Face.id.in_(ids)))} if ids else {}
+    return {cid: faces.get(fid) for cid, fid in side.items()}
 
 
 def _may_choose_face(photo) -> bool:

@@ -45,8 +45,16 @@ def show(candidate_id: int):
         .where(CandidateMatch.status == "pending", CandidateMatch.id != row.id)
         .order_by(CandidateMatch.band.desc(), CandidateMatch.score.desc(), CandidateMatch.id).limit(1)
     )
+    from ..matching import evidence
+
+    case_age = evidence.photo_age(case_face.photo if case_face else None, row.case, "case")
+    if row.kind == "gallery":
+        other_age = evidence.photo_age(other_face.photo if other_face else None, row.report, "report")
+    else:
+        other_age = evidence.photo_age(other_face.photo if other_face else None, row.other_case, "case")
+    ages = {"case": case_age, "other": other_age, "years": evidence.years_between(case_age, other_age)}
     return render_template("review/show.html", row=row, case_face=case_face, other_face=other_face,
-                           other_photos=other_photos, next_row=next_row, free=mask_ids_in)
+                           other_photos=other_photos, next_row=next_row, free=mask_ids_in, ages=ages)
 
 
 @bp.post("/review/<int:candidate_id>")

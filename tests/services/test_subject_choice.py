@@ -125,3 +125,15 @@ def test_photo_reasons_are_translated(app):
             for code in ("faces:3", "auto_chosen:2", "staff_chosen", "too_small", "failed:3", "file_missing", "undecodable"):
                 text = photo_reason(code)
                 assert text and any("\u4e00" <= ch <= "\u9fff" for ch in text), (code, text)
+
+
+def test_a_turned_head_is_still_searched_and_flagged(db, users, settings, faces_dir):
+    report = _report(users, settings, photo(faces_dir, "Hugh_Jackman", 1), gender="male")  # a profile: fails quality
+    pic = report.photos[0]
+    db.session.refresh(pic)
+    assert (pic.status, pic.status_reason) == ("low_quality", "profile")
+    face = Face.query.filter_by(photo_id=pic.id, selected=True).one()
+    assert face.choice == "low_quality"
+    case = _case(users, settings, photo(faces_dir, "Hugh_Jackman", 6), gender="male")
+    rows = _gallery_candidates(case.id)
+    assert [r.report_id for r in rows] == [report.id] and rows[0].other_face_id == face.id

@@ -71,14 +71,14 @@ class PhotoAnalysis:
     subject: int | None = None
     # Ambiguous photos: every plausible face, searched until a person chooses one.
     plausible: tuple[int, ...] = ()
-    choice: str | None = None  # only | auto (how the subject was found)
+    choice: str | None = None  # only | auto | low_quality (how the subject was found; engine/subject.py)
 
     @property
     def primary(self) -> DetectedFace | None:
         """The face the photo is about (or, when unusable, the largest face staff may accept)."""
-        if self.status == "processed":
+        if self.status in ("processed", "low_quality") and self.faces:
             return self.faces[self.subject if self.subject is not None else 0]
-        return self.faces[0] if self.status == "low_quality" else None
+        return None
 
     def to_dict(self) -> dict:
         return {

@@ -28,7 +28,11 @@ RIVAL_MAX_SIZE = 1.25
 # A rival detected with a much lower score is often a poster, a reflection or a half-hidden face.
 WEAK_DETECTION_GAP = 0.2
 
-AUTO, ONLY, PLAUSIBLE = "auto", "only", "plausible"
+AUTO, ONLY, PLAUSIBLE, LOW_QUALITY = "auto", "only", "plausible", "low_quality"
+# A photo whose subject fails the quality check is still searched with it when the fault leaves a usable
+# embedding: a three-quarter or turned head and a soft focus still match on the dev set (distances 0.42-0.62 to
+# the person's other photos). Tiny, crushed-dark or blown-out faces are not searched: their embeddings are noise.
+SEARCHED_ANYWAY = ("profile", "blurry")
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,8 @@ class Judgement:
 
     `subject` is the index of the face the photo is about (None when ambiguous or unusable);
     `plausible` the faces searched while the photo waits for a person (ambiguous photos only);
-    `choice` how the subject was found: `only` (the one usable face) or `auto` (dominant among several).
+    `choice` how the subject was found: `only` (the one usable face), `auto` (dominant among several) or
+    `low_quality` (the subject fails the quality check but is still searched, flagged for the reviewer).
     """
 
     status: str
@@ -83,6 +88,13 @@ def _dominant(contenders: list[int], faces, width: int, height: int) -> int | No
     return None
 
 
+def _low_quality(faces: list, subject: int) -> Judgement:
+    reason = faces[subject].quality_reason
+    if reason in SEARCHED_ANYWAY:
+        return Judgement("low_quality", reason, subject, (), LOW_QUALITY)
+    return Judgement("low_quality", reason)
+
+
 def judge(faces: list, width: int, height: int) -> Judgement:
     """Status, reason code and subject of a photo from its faces (largest first)."""
     if not faces:
@@ -91,20 +103,20 @@ def judge(faces: list, width: int, height: int) -> Judgement:
     plausible = [i for i, f in enumerate(faces) if _side(f) >= PLAUSIBLE_FRACTION * largest]
     contenders = [i for i in plausible if faces[i].quality_ok]
     if not contenders:
-        return Judgement("low_quality", faces[0].quality_reason)
+        return _low_quality(faces, 0)
     # A centred face that fails quality while the usable face is off to the side: the photo is about the
     # unusable face (a turned head, a blur); matching the bystander instead would search for a stranger.
     failing_centred = [i for i in plausible if not faces[i].quality_ok and centre_offset(faces[i], width, height) <= CENTRED]
     if len(contenders) == 1:
         only = contenders[0]
         if failing_centred and centre_offset(faces[only], width, height) >= OFF_CENTRE:
-            return Judgement("low_quality", faces[failing_centred[0]].quality_reason)
+            return _low_quality(faces, failing_centred[0])
         if len(plausible) == 1:
             return Judgement("processed", None, only, (), ONLY)
         return Judgement("processed", f"auto_chosen:{len(plausible)}", only, (), AUTO)
     subject = _dominant(contenders, faces, width, height)
     if subject is not None:
         if failing_centred and centre_offset(faces[subject], width, height) >= OFF_CENTRE:
-            return Judgement("low_quality", faces[failing_centred[0]].quality_reason)
+            return _low_quality(faces, failing_centred[0])
         return Judgement("processed", f"auto_chosen:{len(plausible)}", subject, (), AUTO)
     return Judgement("multiple_faces", f"faces:{len(contenders)}", None, tuple(contenders), PLAUSIBLE)
