@@ -65,7 +65,9 @@ COHORT_K = 100  # probe-side adaptive normalisation: mean and spread of the prob
 
 
 def _key(engine, files: list[Path]) -> str:
+    """Engine build, subject rule and photos: a change of any of them re-encodes."""
     h = hashlib.sha256(engine.version.encode())
+    h.update((PROJECT_ROOT / "service" / "matching" / "engine" / "subject.py").read_bytes())
     for f in files:
         h.update(str(f).encode())
         h.update(str(f.stat().st_size).encode())
