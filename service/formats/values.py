@@ -51,6 +51,8 @@ class Text(Converter):
         self.limit = limit
 
     def __call__(self, value) -> str:
+        if isinstance(value, (dict, list, tuple, set)):
+            raise ValueError("must be text")
         text = str(value).strip()
         if len(text) > self.limit:
             raise ValueError(f"longer than {self.limit} characters")

@@ -50,6 +50,7 @@ def test_a_converter_returns_the_typed_value(convert, raw, value):
 
 @pytest.mark.parametrize("convert, raw, reason", [
     (Text(5), "abcdef", "longer than 5 characters"),
+    (Text(5), ["a"], "must be text"),
     (Whole(0, 120), "121", "must be a whole number from 0 to 120 (got '121')"),
     (Whole(0, 120), "-1", "must be a whole number from 0 to 120"),
     (Whole(0, 120), "3.5", "must be a whole number"),
