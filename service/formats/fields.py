@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from ..domain import leads as lead_rules
 from ..domain.errors import InvalidValue
 from ..domain.intake import CATEGORIES, GENDERS, REFERRALS
-from ..domain import leads as lead_rules
 from .values import Choice, Day, Flag, IdNumber, Number, Tags, Text, Timestamp, Whole, parse_fields
 
 GENDER_ALIASES = {"m": "male", "男": "male", "男性": "male", "f": "female", "女": "female", "女性": "female",
