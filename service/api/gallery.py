@@ -131,7 +131,7 @@ def photo_choose_face(photo_id: int, face_id: int):
 @api_role("staff")
 def photos_waiting():
     """Photos waiting for a face choice (several faces, none clearly the person's)."""
-    items, total = face_choice.waiting(current_api_user(), _int_arg("page", 1), min(_int_arg("per_page", 50), 200))
+    items, total = face_choice.waiting(current_api_user(), _int_arg("page", 1), _int_arg("per_page", 50))
     return jsonify({"items": [photo_json(p) for p in items], "total": total})
 
 

@@ -68,9 +68,9 @@ def gallery_paths(bearer) -> dict:
             "responses": {**ok("the chosen face"), **errors(401, 403, 404, 409, 422)}}},
         "/api/v1/photos/waiting": {"get": {
             "security": bearer, "summary": "photos waiting for a face choice (several faces, none clearly the person's)",
-            "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer"}},
-                           {"name": "per_page", "in": "query", "schema": {"type": "integer"}}],
-            "responses": {**ok("photos of this station waiting for a face choice"), **errors(401, 403)}}},
+            "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
+                           {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            "responses": {**ok("photos of this station waiting for a face choice"), **errors(401, 403, 422)}}},
         "/api/v1/crops/{sha256}": {"get": {"security": bearer, "parameters": [
             {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "face crop", "content": {"image/jpeg": {}}}, **errors(401, 403, 404)}}},

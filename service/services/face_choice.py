@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import delete, func, or_, select
 
-from ..domain.errors import Forbidden, NotFound
+from ..domain.errors import Forbidden, InvalidValue, NotFound
 from ..extensions import db
 from ..models import CandidateMatch, Case, Face, GalleryReport, Lead, Photo, User
 from .. import tasking
@@ -114,6 +114,8 @@ def waiting(actor: User, page: int = 1, per_page: int = 50) -> tuple[list[Photo]
     """Photos waiting for a face choice on the actor's station (admins: everywhere), oldest first."""
     if not actor.has_role("staff"):
         return [], 0
+    if page < 1 or not 1 <= per_page <= 200:
+        raise InvalidValue("page must be 1 or more and per_page 1 to 200", "page")
     query = _waiting_query(actor)
     rows = db.session.scalars(query.order_by(Photo.id).offset((page - 1) * per_page).limit(per_page)).all()
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
