@@ -14,8 +14,9 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from .domain.channels import CHANNELS
+from .domain.deadlines import CHINA_TZ
 from .domain.lifecycle import EXIT_RULES
-from .domain.rules import CHINA_TZ
 from .extensions import db
 from .models import (AuditEntry, CandidateMatch, Case, CaseEvent, ChannelEvent, FamilyContact, GalleryReport,
                      SearchChannel, Station)
@@ -42,7 +43,6 @@ CLOTHING = ("深蓝色棉衣、黑裤", "灰色夹克、运动鞋", "红色羽�
 MARKS = ("左眉有痣", "右手缺指", "额头有疤", "左臂纹身", "右腿跛行", "耳后胎记", None, None, None)
 # Which channel produced the decisive lead (national figures: interviews and the portal do most of the work).
 DECISIVE = (("interview", 34), ("portal", 26), ("dna", 15), ("face", 13), ("toutiao", 8), ("newspaper", 4))
-CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
 # A few arrivals with a set story, so that every state shows whatever the dice say:
 # index → (unidentified outcome, days since arrival at least, who).
 SCRIPTED = {

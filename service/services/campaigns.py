@@ -6,16 +6,16 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from ..domain import leads as rules
+from ..domain import leads as lead_rules
 from ..domain.errors import InvalidValue, NotFound
-from ..domain.rules import CHINA_TZ
+from ..domain.deadlines import CHINA_TZ
 from ..extensions import db
 from ..models import Campaign, Case, Lead, PatrolRun, User
 from ..models.types import utcnow
 from . import audit
 from .cases import visible_cases
 from .fields import parse_timestamp
-from .leads import _text, response_times, visible_leads
+from .leads import clean_text, response_times, visible_leads
 
 
 def _day(raw, name: str) -> date | None:
@@ -52,16 +52,16 @@ def open_campaign(actor: User, raw: dict, ip: str | None = None) -> Campaign:
     """A supervisor opens a campaign; leads reported during it are tagged with it."""
     if actor.station_id is None:
         raise InvalidValue("a campaign belongs to a station: this user has none", "station")
-    name = _text(raw, "name", 120)
+    name = clean_text(raw, "name", 120)
     if not name:
         raise InvalidValue("give the campaign a name", "name")
-    kind = _text(raw, "kind", 16) or "other"
-    if kind not in rules.CAMPAIGN_KINDS:
-        raise InvalidValue(f"kind must be one of: {', '.join(rules.CAMPAIGN_KINDS)}", "kind")
+    kind = clean_text(raw, "kind", 16) or "other"
+    if kind not in lead_rules.CAMPAIGN_KINDS:
+        raise InvalidValue(f"kind must be one of: {', '.join(lead_rules.CAMPAIGN_KINDS)}", "kind")
     starts_on, ends_on = _day(raw.get("starts_on"), "starts_on"), _day(raw.get("ends_on"), "ends_on")
-    rules.check_campaign_dates(starts_on, ends_on)
+    lead_rules.check_campaign_dates(starts_on, ends_on)
     campaign = Campaign(station_id=actor.station_id, name=name, kind=kind, starts_on=starts_on, ends_on=ends_on,
-                        area=_text(raw, "area", 200), note=_text(raw, "note", 2000), created_by_id=actor.id)
+                        area=clean_text(raw, "area", 200), note=clean_text(raw, "note", 2000), created_by_id=actor.id)
     db.session.add(campaign)
     db.session.flush()
     # Leads and patrols already inside the dates (the campaign opened a day late) count too.
@@ -84,7 +84,7 @@ def log_patrol(actor: User, raw: dict, ip: str | None = None, now: datetime | No
     now = now or utcnow()
     if actor.station_id is None:
         raise InvalidValue("a patrol belongs to a station: this user has none", "station")
-    team = _text(raw, "team", 80)
+    team = clean_text(raw, "team", 80)
     if not team:
         raise InvalidValue("name the patrol team", "team")
     started_at = parse_timestamp(raw.get("started_at"), "started_at") if raw.get("started_at") else now
@@ -107,8 +107,8 @@ def log_patrol(actor: User, raw: dict, ip: str | None = None, now: datetime | No
     from .leads import active_campaign
 
     campaign = active_campaign(actor.station_id, started_at)
-    run = PatrolRun(station_id=actor.station_id, team=team, area=_text(raw, "area", 200), started_at=started_at,
-                    ended_at=ended_at, note=_text(raw, "note", 2000), created_by_id=actor.id,
+    run = PatrolRun(station_id=actor.station_id, team=team, area=clean_text(raw, "area", 200), started_at=started_at,
+                    ended_at=ended_at, note=clean_text(raw, "note", 2000), created_by_id=actor.id,
                     campaign_id=campaign.id if campaign else None, **counts)
     db.session.add(run)
     db.session.flush()
@@ -131,7 +131,7 @@ def lead_numbers(leads: list[Lead], now: datetime) -> dict:
     arrived = dict(db.session.execute(select(Case.id, Case.arrived_at).where(
         Case.id.in_([lead.case_id for lead in leads if lead.case_id]))).all()) if any(lead.case_id for lead in leads) else {}
     counted = [lead for lead in leads if lead.outcome != "duplicate"]  # one person, one report in the times
-    stats = rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
+    stats = lead_rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
     return {
         "leads": stats.leads,
         "answered_within_hour": stats.within_hour,

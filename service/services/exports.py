@@ -17,13 +17,13 @@ from sqlalchemy.orm import joinedload
 
 from ..domain.errors import InvalidValue
 from ..domain.identity import scrub_ids
-from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
-from ..domain.rules import CHINA_TZ
+from ..domain.lifecycle import SEARCHING as EXCHANGE_CASE_STATES  # every case whose search is still open
+from ..domain.deadlines import CHINA_TZ
 from ..extensions import db
 from ..models import Case, GalleryReport, User
 from . import audit
 from .cases import visible_cases
-from .queues import QueueRow
+from .worklists import QueueRow
 from .report_formats import CSV_COLUMNS, FORMULA_STARTS, RECORD_DOMAIN, write_csv, write_pfif
 from .reports import STATUSES as REPORT_STATUSES
 from .reports import visible_reports
@@ -197,8 +197,6 @@ def file_name(stem: str, fmt: str, now: datetime) -> str:
 
 
 # ---------------------------------------------------------------- data exchange (PFIF 1.4 / CSV)
-
-EXCHANGE_CASE_STATES = OPEN_STATES + SEARCH_OPEN_STATES  # every case whose search is still open
 
 
 def case_exchange_row(case: Case) -> dict:

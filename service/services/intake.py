@@ -8,8 +8,10 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.channels import CHANNELS
 from ..domain.errors import Conflict, InvalidValue
 from ..domain.intake import derived_categories, validate_age_range
+from ..domain.lifecycle import OPEN_STATES
 from ..extensions import db
 from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
 from ..models.types import utcnow
@@ -20,8 +22,6 @@ from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_
 
 log = logging.getLogger(__name__)
 
-CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
-START_STATES = ("in_station", "in_hospital")
 
 
 class StorageFull(PhotoRejected):
@@ -86,13 +86,14 @@ def apply_intake_rules(values: dict, on) -> dict:
     return values
 
 
-def _finish_person(case: Case, on) -> None:
+def finish_person(case: Case, on) -> None:
+    """What follows from the person's facts on day `on`: the age range checked, categories and the minor flag."""
     case.age_min, case.age_max = validate_age_range(case.age_min, case.age_max)
     case.categories = derived_categories(case.categories or [], case.birth_date, case.age_min, case.age_max, on)
     case.is_minor = "minor" in case.categories
 
 
-def _attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_dir: Path) -> tuple[list[Photo], list[Path]]:
+def attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_dir: Path) -> tuple[list[Photo], list[Path]]:
     """Write files (content-addressed) and add rows; returns the files this call created."""
     rows, written = [], []
     seen = {p.sha256 for p in case.photos}
@@ -145,8 +146,8 @@ def register_arrival(
 
     values = parse_case_fields(raw_fields)
     start_state = (raw_fields.get("state") or "in_station").strip()
-    if start_state not in START_STATES:
-        raise InvalidValue(f"state at intake must be one of: {', '.join(START_STATES)}", "state")
+    if start_state not in OPEN_STATES:
+        raise InvalidValue(f"state at intake must be one of: {', '.join(OPEN_STATES)}", "state")
     checked = check_uploads(uploads, settings)
     now = utcnow()
     values = apply_intake_rules(values, now.date())
@@ -169,10 +170,10 @@ def register_arrival(
         case.gender = "unknown"
     if case.name:
         case.identity_status = "self_reported"
-    _finish_person(case, now.date())
+    finish_person(case, now.date())
     db.session.add(case)
     try:
-        photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+        photos, written = attach_photos(case, checked, actor, settings.media_dir)
     except StorageFull:  # the case is in the session: a later commit in this request must not save it
         db.session.rollback()
         raise
@@ -231,7 +232,7 @@ def add_photos(actor: User, case: Case, uploads: list[Upload], settings, ip: str
     """More photos for an existing case (a better frontal shot taken later)."""
     checked = check_uploads(uploads, settings)
     try:
-        photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+        photos, written = attach_photos(case, checked, actor, settings.media_dir)
     except StorageFull:  # photo rows without files are in the session: drop them
         db.session.rollback()
         raise

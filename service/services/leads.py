@@ -12,16 +12,16 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain import leads as rules
+from ..domain import leads as lead_rules
 from ..domain.errors import Conflict, InvalidValue, NotFound
-from ..domain.rules import CHINA_TZ
+from ..domain.deadlines import CHINA_TZ
 from ..extensions import db
 from ..models import Campaign, Lead, Photo, User
 from ..models.types import utcnow
 from . import audit
 from .fields import parse_timestamp
 from ..matching.photos import queue_photos
-from .intake import StorageFull, Upload, _attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
+from .intake import StorageFull, Upload, attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,8 @@ class Report:
     queued: bool
 
 
-def _text(raw: dict, name: str, limit: int) -> str | None:
+def clean_text(raw: dict, name: str, limit: int) -> str | None:
+    """An optional text field, stripped: None when empty, InvalidValue when not text or over `limit`."""
     value = raw.get(name)
     if value is None:
         return None
@@ -58,7 +59,7 @@ def _flags(raw: dict) -> list[str]:
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise InvalidValue("urgency must be a list of flags", "urgency")
-    return rules.clean_flags(value)
+    return lead_rules.clean_flags(value)
 
 
 def _number(raw: dict, name: str):
@@ -92,23 +93,23 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
     if actor.station_id is None:
         raise InvalidValue("this user belongs to no station", "station")
     # A reporter's source is their account's (a volunteer cannot file as police); staff may say.
-    source = (actor.reporter_source or "other") if not actor.has_role("staff") else (_text(raw, "source", 20) or "patrol")
-    if source not in rules.SOURCES:
-        raise InvalidValue(f"source must be one of: {', '.join(rules.SOURCES)}", "source")
+    source = (actor.reporter_source or "other") if not actor.has_role("staff") else (clean_text(raw, "source", 20) or "patrol")
+    if source not in lead_rules.SOURCES:
+        raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
     seen_raw = raw.get("seen_at")
     seen_at = parse_timestamp(seen_raw, "seen_at") if seen_raw not in (None, "") else now
     if seen_at > now + SEEN_AT_FUTURE or seen_at < now - SEEN_AT_PAST:
         raise InvalidValue("seen_at must be within the last 7 days", "seen_at")
-    lat, lng = rules.check_coordinates(_number(raw, "lat"), _number(raw, "lng"))
+    lat, lng = lead_rules.check_coordinates(_number(raw, "lat"), _number(raw, "lng"))
     accuracy = _number(raw, "accuracy_m")
     try:
         accuracy = None if accuracy is None else max(0.0, min(float(accuracy), 100000.0))
     except ValueError as exc:
         raise InvalidValue("accuracy_m must be a number", "accuracy_m") from exc
-    place = _text(raw, "place", 200)
+    place = clean_text(raw, "place", 200)
     if place is None and lat is None:
         raise InvalidValue("give the GPS position or type the place", "place")
-    description = _text(raw, "description", MAX_TEXT)
+    description = clean_text(raw, "description", MAX_TEXT)
     flags = _flags(raw)
     if len(uploads) > MAX_PHOTOS:
         raise InvalidValue(f"at most {MAX_PHOTOS} photos per lead", "photos")
@@ -123,7 +124,7 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
     )
     db.session.add(lead)
     try:
-        photos, written = _attach_photos(lead, checked, actor, settings.media_dir)
+        photos, written = attach_photos(lead, checked, actor, settings.media_dir)
     except StorageFull:
         db.session.rollback()
         raise
@@ -203,7 +204,7 @@ def open_leads(actor: User, now: datetime | None = None) -> list[Lead]:
     """Open, assigned and on-site leads, most urgent first (danger flags, then waiting time)."""
     now = now or utcnow()
     rows = db.session.scalars(with_photos(visible_leads(actor).where(Lead.status != "closed"))).all()
-    return sorted(rows, key=lambda lead: -rules.urgency_score(lead.urgency or [], lead.reported_at, now))
+    return sorted(rows, key=lambda lead: -lead_rules.urgency_score(lead.urgency or [], lead.reported_at, now))
 
 
 def recent_closed(actor: User, limit: int = 50) -> list[Lead]:
@@ -223,10 +224,10 @@ def _locked(actor: User, lead_id: int) -> Lead:
 
 def assign(actor: User, lead_id: int, team: str | None, ip: str | None = None, now: datetime | None = None) -> Lead:
     lead = _locked(actor, lead_id)
-    team = _text({"team": team}, "team", 80)
+    team = clean_text({"team": team}, "team", 80)
     if not team:
         raise InvalidValue("name the patrol team", "team")
-    rules.check_transition(lead.status, "assigned")
+    lead_rules.check_transition(lead.status, "assigned")
     lead.status, lead.team, lead.assigned_by_id = "assigned", team, actor.id
     lead.assigned_at = lead.assigned_at or now or utcnow()  # re-assigning keeps the first dispatch time
     audit.record(actor.id, "lead.assign", "lead", lead.id, {"team": team}, ip)
@@ -236,7 +237,7 @@ def assign(actor: User, lead_id: int, team: str | None, ip: str | None = None, n
 
 def mark_on_site(actor: User, lead_id: int, ip: str | None = None, now: datetime | None = None) -> Lead:
     lead = _locked(actor, lead_id)
-    rules.check_transition(lead.status, "on_site")
+    lead_rules.check_transition(lead.status, "on_site")
     lead.status, lead.on_site_at = "on_site", now or utcnow()
     audit.record(actor.id, "lead.on_site", "lead", lead.id, None, ip)
     db.session.commit()
@@ -247,13 +248,13 @@ def close(actor: User, lead_id: int, outcome: str | None, note: str | None = Non
           now: datetime | None = None) -> Lead:
     """Close a lead that did not become an arrival (refused help, not found, referred...)."""
     lead = _locked(actor, lead_id)
-    if outcome not in rules.OUTCOMES:
-        raise InvalidValue(f"outcome must be one of: {', '.join(rules.OUTCOMES)}", "outcome")
+    if outcome not in lead_rules.OUTCOMES:
+        raise InvalidValue(f"outcome must be one of: {', '.join(lead_rules.OUTCOMES)}", "outcome")
     if outcome == "brought_in":
         raise InvalidValue("a person brought in is registered as an arrival from the lead", "outcome")
-    rules.check_transition(lead.status, "closed")
+    lead_rules.check_transition(lead.status, "closed")
     lead.status, lead.outcome, lead.closed_at = "closed", outcome, now or utcnow()
-    lead.outcome_note = _text({"note": note}, "note", MAX_TEXT)
+    lead.outcome_note = clean_text({"note": note}, "note", MAX_TEXT)
     audit.record(actor.id, "lead.close", "lead", lead.id, {"outcome": outcome}, ip)
     db.session.commit()
     return lead
@@ -334,8 +335,8 @@ def _lead_event(case_id: int, actor: User, lead: Lead):
                      data={"lead_id": lead.id, "source": lead.source, "reported_at": lead.reported_at.isoformat()})
 
 
-def response_times(lead: Lead, arrived_at: datetime | None = None) -> rules.Times:
-    return rules.Times(reported_at=lead.reported_at, assigned_at=lead.assigned_at, on_site_at=lead.on_site_at,
+def response_times(lead: Lead, arrived_at: datetime | None = None) -> lead_rules.Times:
+    return lead_rules.Times(reported_at=lead.reported_at, assigned_at=lead.assigned_at, on_site_at=lead.on_site_at,
                        arrived_at=arrived_at, closed_at=lead.closed_at)
 
 

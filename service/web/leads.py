@@ -15,9 +15,9 @@ from ..domain.errors import Conflict, DomainError, InvalidValue
 from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
 from ..models import Case, Face, GalleryReport, Lead, User
-from ..services import audit, campaigns, leads, uploads
+from ..services import campaigns, leads, uploads
 from ..services.exports import safe_cell
-from ..services.users import create_user
+from ..services.users import create_reporter
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
 
@@ -302,17 +302,9 @@ def reporters():
 @bp.post("/reporters")
 @role_required("supervisor")
 def reporter_create():
-    source = request.form.get("source") or "volunteer"
     try:
-        if source not in lead_rules.SOURCES:
-            raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
-        if current_user.station is None:
-            raise InvalidValue("reporters belong to a station: an admin creates them with the CLI", "station")
-        user = create_user(request.form.get("username") or "", "reporter", request.form.get("password") or "",
-                           current_user.station.code)
-        user.reporter_source, user.phone = source, (request.form.get("phone") or "").strip()[:40] or None
-        audit.record(current_user.id, "user.create", "user", user.id, {"role": "reporter"}, client_ip())
-        db.session.commit()
+        create_reporter(current_user, request.form.get("username") or "", request.form.get("password") or "",
+                        request.form.get("source"), request.form.get("phone"), client_ip())
     except DomainError as exc:
         db.session.rollback()
         flash(f"{_('Not saved')}: {exc.message}", "error")

@@ -180,7 +180,7 @@ def test_open_leads_most_urgent_first(db, users, settings):
 
 
 def test_campaign_counts_leads_patrols_and_arrivals_together(db, users, settings):
-    from service.domain.rules import CHINA_TZ
+    from service.domain.deadlines import CHINA_TZ
     from service.services.intake import register_arrival
 
     today = datetime.now(timezone.utc).astimezone(CHINA_TZ).date()
@@ -255,7 +255,7 @@ def test_a_closed_leads_face_templates_are_erased_after_retention(db, users, set
 
 
 def test_a_campaign_opened_late_takes_the_patrols_already_in_its_days(db, users):
-    from service.domain.rules import CHINA_TZ
+    from service.domain.deadlines import CHINA_TZ
 
     run = campaigns.log_patrol(users["staff"], {"team": "一组", "people_contacted": "4"})
     today = datetime.now(timezone.utc).astimezone(CHINA_TZ).date()
