@@ -51,7 +51,7 @@ def channel_event(case_id: int, channel: str):
         if body.get(key) is not None and not isinstance(body[key], str):
             raise InvalidValue(f"{key} must be a string", key)
     event = family_search.log_step(current_api_user(), case, channel, body.get("status"), fields, body.get("note"),
-                            body.get("reference"), request.remote_addr)
+                                   body.get("reference"), request.remote_addr)
     return jsonify({"id": event.id, "status": event.status, "fields": event.fields or {}, "at": iso(event.at)}), 201
 
 

@@ -200,7 +200,12 @@ def match_case(case_id: int, settings, now=None) -> dict:
     probes = _probe_faces("case", case_id, engine.version)
     outcomes: dict[str, int] = {}
     if probes:
+        from .index import Row
+
         cache = index_for(engine)
+        # Reverse matching (a later report) searches the index for this case: its faces may be older than the
+        # watermark (handed over from a street lead, chosen by staff), so they are put in if missing.
+        cache.add_missing([Row(p.id, "case", case_id, p.embedding) for p in probes])
         best = _best_per_owner(cache, probes, None, ("case", case_id))
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]

@@ -12,16 +12,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import tasking
 from ..domain import leads as lead_rules
-from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..domain.deadlines import CHINA_TZ
+from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
-from ..models import Campaign, Lead, Photo, User
+from ..matching import faces
+from ..matching.photos import queue_photos
+from ..models import Campaign, Case, CaseEvent, Lead, Photo, Station, User
 from ..models.types import utcnow
 from . import audit
 from .fields import parse_timestamp
-from ..matching.photos import queue_photos
-from .intake import StorageFull, Upload, attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
+from .intake import (LEAD_KEY_PREFIX, StorageFull, Upload, attach_photos, build_arrival, check_uploads,
+                     commit_discarding, replayed_case, rollback_discarding)
 
 log = logging.getLogger(__name__)
 
@@ -277,14 +280,15 @@ def arrival_fields(lead: Lead) -> dict:
 
 
 def convert_to_arrival(actor: User, lead_id: int, raw_fields: dict, extra_uploads: list[Upload], settings,
-                       ip: str | None = None, now: datetime | None = None):
-    """The person was brought in: register the arrival with the lead's photos and GPS, close the lead.
+                       ip: str | None = None, now: datetime | None = None) -> tuple[Case, bool]:
+    """The person was brought in: register the arrival from the lead and close the lead, in one transaction.
 
-    Idempotent: the arrival's key is the lead's, so a retry answers with the same case."""
-    from ..models import Case
-    from .intake import LEAD_KEY_PREFIX
-
-    lead = _locked(actor, lead_id)  # a concurrent close (not found) cannot be overwritten as brought in
+    The lead's photos and their faces change hands as they are (same rows, same normalised files and crops:
+    nothing is read back, stored or processed again); staff's extra photos are processed as at any intake.
+    The lead's row lock is held to the commit, so a concurrent close or a second click waits and then
+    finds the lead closed or converted. Idempotent: a retry answers with the same case.
+    """
+    lead = _locked(actor, lead_id)
     if lead.case_id is not None:
         case = db.session.get(Case, lead.case_id)
         db.session.rollback()
@@ -297,47 +301,44 @@ def convert_to_arrival(actor: User, lead_id: int, raw_fields: dict, extra_upload
     prefilled = {k: v for k, v in arrival_fields(lead).items() if v not in (None, "", [])}
     fields = {**prefilled, **{k: v for k, v in raw_fields.items() if v not in (None, "") or k not in prefilled}}
     fields["station_code"] = lead_station_code(lead)  # the lead's station, also when an admin registers it
-    uploads = []
-    for p in lead.photos:
-        path = photo_file(settings.media_dir, p, normalized=False)
-        if path.exists():  # a file lost on disk must not block the arrival: the other photos go on
-            uploads.append(Upload(f"lead-{lead.id}-{p.id}", path.read_bytes()))
-        else:
-            log.warning("event=lead_photo_missing lead_id=%s photo_id=%s", lead.id, p.id)
-    db.session.rollback()  # the lock ends here; register_arrival owns its own transaction
-    reg = register_arrival(actor, fields, uploads + list(extra_uploads), settings,
-                           idempotency_key=f"{LEAD_KEY_PREFIX}{lead_id}", ip=ip, from_lead=True)
-    lead = _locked(actor, lead_id)
-    if lead.status == "closed" and lead.case_id is None:  # closed meanwhile: the arrival stands, say so
-        log.warning("event=lead_closed_during_arrival lead_id=%s case_id=%s", lead.id, reg.case.id)
+    key = f"{LEAD_KEY_PREFIX}{lead.id}"
+    # An arrival registered before the lead was linked to it (by an earlier release): link it now.
+    case, arrival = replayed_case(actor, key), None
+    if case is None:
+        photos = list(db.session.scalars(
+            select(Photo).where(Photo.lead_id == lead.id).order_by(Photo.id).with_for_update()
+            .execution_options(populate_existing=True)))
+        arrival = build_arrival(actor, fields, extra_uploads, settings, key, ip, handed_over=photos)
+        case = arrival.case
+        faces.follow_photos(photos)
     when = now or utcnow()
-    if lead.case_id is None:
-        lead.case_id = reg.case.id
-        lead.status, lead.outcome, lead.closed_at = "closed", "brought_in", when
-        # Brought in means the team was there: at the latest now, if nobody pressed "on site".
-        lead.on_site_at = lead.on_site_at or when
-        reg.case.events.append(_lead_event(reg.case.id, actor, lead))
-        audit.record(actor.id, "lead.brought_in", "lead", lead.id, {"case_id": reg.case.id}, ip)
-        db.session.commit()
-    return reg.case, reg.created
+    lead.case_id = case.id
+    lead.status, lead.outcome, lead.closed_at = "closed", "brought_in", when
+    # Brought in means the team was there: at the latest now, if nobody pressed "on site".
+    lead.on_site_at = lead.on_site_at or when
+    case.events.append(_lead_event(case.id, actor, lead))
+    audit.record(actor.id, "lead.brought_in", "lead", lead.id, {"case_id": case.id}, ip)
+    commit_discarding(arrival.written if arrival else [])
+    log.info("event=lead_brought_in lead_id=%s case_id=%s", lead.id, case.id)
+    if arrival is not None:
+        # The case's faces are the lead's, already encoded: match them now. New photos match when processed.
+        tasking.enqueue(tasking.MATCH_CASE, case.id)
+        queue_photos([p.id for p in arrival.photos])
+    return case, arrival is not None
 
 
 def lead_station_code(lead: Lead) -> str:
-    from ..models import Station
-
     return db.session.get(Station, lead.station_id).code
 
 
-def _lead_event(case_id: int, actor: User, lead: Lead):
-    from ..models import CaseEvent
-
+def _lead_event(case_id: int, actor: User, lead: Lead) -> CaseEvent:
     return CaseEvent(case_id=case_id, kind="from_lead", user_id=actor.id,
                      data={"lead_id": lead.id, "source": lead.source, "reported_at": lead.reported_at.isoformat()})
 
 
 def response_times(lead: Lead, arrived_at: datetime | None = None) -> lead_rules.Times:
     return lead_rules.Times(reported_at=lead.reported_at, assigned_at=lead.assigned_at, on_site_at=lead.on_site_at,
-                       arrived_at=arrived_at, closed_at=lead.closed_at)
+                            arrived_at=arrived_at, closed_at=lead.closed_at)
 
 
 def lead_photo(actor: User, photo_id: int) -> Photo:

@@ -143,7 +143,8 @@ def _rows(cases, flt: QueueFilter, now: datetime) -> list[QueueRow]:
         station = case.station
         row = QueueRow(
             case=case, days_stranded=days, age=age, overdue=[s for s in steps if s.overdue],
-            stranded=deadlines.is_stranded(snap, now, family_search.station_rules(station), family_search.station_calendar(station)),
+            stranded=deadlines.is_stranded(snap, now, family_search.station_rules(station),
+                                           family_search.station_calendar(station)),
         )
         row.details["steps"] = snap.steps
         row.details["due"] = steps

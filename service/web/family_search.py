@@ -47,7 +47,7 @@ def log_step(case_id: int, channel: str):
             fields[name] = [v.strip() for v in fields[name].replace("，", ",").split(",") if v.strip()]
     try:
         family_search.log_step(current_user, case, channel, request.form.get("status") or None, fields,
-                        request.form.get("note"), request.form.get("reference"), client_ip())
+                               request.form.get("note"), request.form.get("reference"), client_ip())
     except DomainError as exc:
         db.session.rollback()
         flash(f"{_('Not saved')}: {exc.field and _(exc.field) + ' — ' or ''}{exc.message}", "error")
