@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
+from ..domain import leads as lead_rules
 from ..domain.errors import InvalidValue
 from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
@@ -15,7 +16,6 @@ from .inputs import int_arg, json_body
 from .schemas import case_json, iso
 
 MAX_PER_PAGE = 200
-FIELDS = ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")
 
 
 def _lead_limit() -> str:
@@ -70,7 +70,7 @@ def _json(lead: Lead) -> dict:
 @limiter.shared_limit(_lead_limit, scope="lead-report", key_func=_per_token_user)
 def lead_create():
     user = current_api_user()
-    raw = {k: request.form.get(k) for k in FIELDS}
+    raw = {k: request.form.get(k) for k in leads.REPORT_FIELDS}
     raw["urgency"] = request.form.getlist("urgency")
     uploads = [Upload(f.filename, f.read()) for f in request.files.getlist("photos") if f and f.filename]
     result = leads.report_lead(user, raw, uploads, current_app.config["HUIJIA"],
@@ -89,8 +89,8 @@ def lead_list():
     status = request.args.get("status")
     query = leads.visible_leads(user)
     if status:
-        if status not in ("open", "assigned", "on_site", "closed"):
-            raise InvalidValue("status must be open, assigned, on_site or closed", "status")
+        if status not in lead_rules.STATUSES:
+            raise InvalidValue(f"status must be one of: {', '.join(lead_rules.STATUSES)}", "status")
         query = query.where(Lead.status == status)
     total = db.session.scalar(query.with_only_columns(db.func.count(Lead.id)).order_by(None))
     rows = db.session.scalars(leads.with_photos(query).order_by(Lead.reported_at.desc(), Lead.id.desc())
@@ -161,7 +161,7 @@ def campaign_list():
 @api_role("supervisor")
 def campaign_create():
     body = json_body()
-    for name in ("name", "kind", "starts_on", "ends_on", "area", "note"):
+    for name in campaigns.CAMPAIGN_FIELDS:
         _text_field(body, name)
     return jsonify(_campaign_json(campaigns.open_campaign(current_api_user(), body, request.remote_addr))), 201
 

@@ -7,8 +7,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from ..domain import leads as lead_rules
-from ..domain.errors import InvalidValue, NotFound
 from ..domain.deadlines import CHINA_TZ
+from ..domain.errors import InvalidValue, NotFound
 from ..extensions import db
 from ..models import Campaign, Case, Lead, PatrolRun, User
 from ..models.types import utcnow
@@ -16,6 +16,8 @@ from . import audit
 from .cases import visible_cases
 from .fields import parse_timestamp
 from .leads import clean_text, response_times, visible_leads
+
+CAMPAIGN_FIELDS = ("name", "kind", "starts_on", "ends_on", "area", "note")  # what a supervisor fills in
 
 
 def _day(raw, name: str) -> date | None:

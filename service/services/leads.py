@@ -29,6 +29,7 @@ from .intake import (LEAD_KEY_PREFIX, StorageFull, Upload, attach_photos, build_
 log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 3
+REPORT_FIELDS = ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")  # with urgency and photos
 MAX_TEXT = 2000
 SEEN_AT_PAST = timedelta(days=7)  # a lead is about now: older sightings belong to a phone call
 SEEN_AT_FUTURE = timedelta(minutes=10)  # a phone clock a little ahead is fine

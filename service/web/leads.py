@@ -55,7 +55,7 @@ def report_form():
 @role_required("reporter")
 @limiter.shared_limit(_lead_limit, scope="lead-report", key_func=_per_user)
 def report_submit():
-    raw = {k: request.form.get(k) for k in ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")}
+    raw = {k: request.form.get(k) for k in leads.REPORT_FIELDS}
     raw["urgency"] = request.form.getlist("urgency")
     settings = current_app.config["HUIJIA"]
     photos = uploads_from(request)
@@ -245,7 +245,7 @@ def campaign_list():
 @bp.post("/campaigns")
 @role_required("supervisor")
 def campaign_open():
-    raw = {k: request.form.get(k) for k in ("name", "kind", "starts_on", "ends_on", "area", "note")}
+    raw = {k: request.form.get(k) for k in campaigns.CAMPAIGN_FIELDS}
     try:
         campaign = campaigns.open_campaign(current_user, raw, client_ip())
     except DomainError as exc:
