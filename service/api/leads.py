@@ -7,6 +7,7 @@ from ..domain import leads as lead_rules
 from ..domain.errors import InvalidValue
 from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
+from ..formats.fields import CAMPAIGN_FIELDS
 from ..models import Lead
 from ..services import campaigns, leads
 from ..services.intake import Upload
@@ -161,7 +162,7 @@ def campaign_list():
 @api_role("supervisor")
 def campaign_create():
     body = json_body()
-    for name in campaigns.CAMPAIGN_FIELDS:
+    for name in CAMPAIGN_FIELDS:
         _text_field(body, name)
     return jsonify(_campaign_json(campaigns.open_campaign(current_api_user(), body, request.remote_addr))), 201
 

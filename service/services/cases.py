@@ -12,8 +12,9 @@ from ..extensions import db
 from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
 from . import audit
-from .fields import LOCAL_TZ, parse_case_fields
-from .intake import finish_person, apply_intake_rules
+from ..formats.fields import parse_case_fields
+from ..formats.values import LOCAL_TZ
+from .intake import apply_intake_rules, finish_person
 
 # States a clerk may move an open case between by correcting it; exits have their own flow.
 PATCH_STATES = {"in_station": {"in_hospital"}, "in_hospital": {"in_station"}}

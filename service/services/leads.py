@@ -17,19 +17,19 @@ from ..domain import leads as lead_rules
 from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
+from ..formats.fields import LEAD_FIELDS, parse_timestamp
 from ..matching import faces
 from ..matching.photos import queue_photos
 from ..models import Campaign, Case, CaseEvent, Lead, Photo, Station, User
 from ..models.types import utcnow
 from . import audit
-from .fields import parse_timestamp
 from .intake import (LEAD_KEY_PREFIX, StorageFull, Upload, attach_photos, build_arrival, check_uploads,
                      commit_discarding, replayed_case, rollback_discarding)
 
 log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 3
-REPORT_FIELDS = ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")  # with urgency and photos
+REPORT_FIELDS = tuple(name for name in LEAD_FIELDS if name != "urgency")  # the form's single values (urgency: a list)
 MAX_TEXT = 2000
 SEEN_AT_PAST = timedelta(days=7)  # a lead is about now: older sightings belong to a phone call
 SEEN_AT_FUTURE = timedelta(minutes=10)  # a phone clock a little ahead is fine
@@ -42,8 +42,7 @@ class Report:
     queued: bool
 
 
-def clean_text(raw: dict, name: str, limit: int) -> str | None:
-    """An optional text field, stripped: None when empty, InvalidValue when not text or over `limit`."""
+def _text(raw: dict, name: str, limit: int) -> str | None:
     value = raw.get(name)
     if value is None:
         return None
@@ -97,7 +96,7 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
     if actor.station_id is None:
         raise InvalidValue("this user belongs to no station", "station")
     # A reporter's source is their account's (a volunteer cannot file as police); staff may say.
-    source = (actor.reporter_source or "other") if not actor.has_role("staff") else (clean_text(raw, "source", 20) or "patrol")
+    source = (actor.reporter_source or "other") if not actor.has_role("staff") else (_text(raw, "source", 20) or "patrol")
     if source not in lead_rules.SOURCES:
         raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
     seen_raw = raw.get("seen_at")
@@ -110,10 +109,10 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
         accuracy = None if accuracy is None else max(0.0, min(float(accuracy), 100000.0))
     except ValueError as exc:
         raise InvalidValue("accuracy_m must be a number", "accuracy_m") from exc
-    place = clean_text(raw, "place", 200)
+    place = _text(raw, "place", 200)
     if place is None and lat is None:
         raise InvalidValue("give the GPS position or type the place", "place")
-    description = clean_text(raw, "description", MAX_TEXT)
+    description = _text(raw, "description", MAX_TEXT)
     flags = _flags(raw)
     if len(uploads) > MAX_PHOTOS:
         raise InvalidValue(f"at most {MAX_PHOTOS} photos per lead", "photos")
@@ -228,7 +227,7 @@ def _locked(actor: User, lead_id: int) -> Lead:
 
 def assign(actor: User, lead_id: int, team: str | None, ip: str | None = None, now: datetime | None = None) -> Lead:
     lead = _locked(actor, lead_id)
-    team = clean_text({"team": team}, "team", 80)
+    team = _text({"team": team}, "team", 80)
     if not team:
         raise InvalidValue("name the patrol team", "team")
     lead_rules.check_transition(lead.status, "assigned")
@@ -258,7 +257,7 @@ def close(actor: User, lead_id: int, outcome: str | None, note: str | None = Non
         raise InvalidValue("a person brought in is registered as an arrival from the lead", "outcome")
     lead_rules.check_transition(lead.status, "closed")
     lead.status, lead.outcome, lead.closed_at = "closed", outcome, now or utcnow()
-    lead.outcome_note = clean_text({"note": note}, "note", MAX_TEXT)
+    lead.outcome_note = _text({"note": note}, "note", MAX_TEXT)
     audit.record(actor.id, "lead.close", "lead", lead.id, {"outcome": outcome}, ip)
     db.session.commit()
     return lead
