@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +22,6 @@ from ..matching.photos import queue_photos
 from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
 
 log = logging.getLogger(__name__)
-
 
 
 class StorageFull(PhotoRejected):
@@ -168,11 +168,11 @@ def register_arrival(
 
 
 def build_arrival(actor: User, raw_fields: dict, uploads: list[Upload], settings, idempotency_key: str | None = None,
-                  ip: str | None = None, handed_over: list[Photo] = ()) -> NewArrival:
+                  ip: str | None = None, handed_over: Sequence[Photo] = ()) -> NewArrival:
     """Validate an arrival and add it to the session: the case, its six channels, its photos, timeline and audit.
 
-    `handed_over` are processed photos that change hands as they are (a street lead's): they join the case
-    without being stored or processed again. Nothing is committed; on an error the session is rolled back
+    `handed_over` are photos already kept (a street lead's, processed or still pending) that change hands
+    as they are: they join the case without being stored or processed again. Nothing is committed; on an error the session is rolled back
     and the files this call wrote are deleted.
     """
     values = parse_case_fields(raw_fields)
