@@ -6,7 +6,7 @@ import math
 from functools import lru_cache
 from pathlib import Path
 
-from ..domain import fusion as rules
+from ..domain import fusion
 from ..models import Case, GalleryReport
 
 # Face-distance cuts per engine and age band: (likely, possible). Calibrated on ../shared/faces by
@@ -67,7 +67,7 @@ def open_set_cuts(engine, gallery_size: int, calibration: dict | None = None) ->
 
 
 def of_case(case: Case):
-    return rules.CaseAttrs(
+    return fusion.CaseAttrs(
         sex=case.gender or "unknown",
         age_min=case.age_min,
         age_max=case.age_max,
@@ -81,7 +81,7 @@ def of_case(case: Case):
 
 
 def of_report(report: GalleryReport):
-    return rules.ReportAttrs(
+    return fusion.ReportAttrs(
         sex=report.gender or "unknown",
         birth_date=report.birth_date,
         age_at_missing=report.age_at_missing,
@@ -93,12 +93,12 @@ def of_report(report: GalleryReport):
 
 
 def fuse_report(engine, distance: float, case_attrs, report_attrs, now, cuts: dict | None = None):
-    return rules.fuse(distance, cuts or thresholds(engine), case_attrs, report_attrs, now.date())
+    return fusion.fuse(distance, cuts or thresholds(engine), case_attrs, report_attrs, now.date())
 
 
 def fuse_arrival(engine, distance: float, case_attrs, other_attrs, case: Case, other: Case, cuts: dict | None = None):
     newer, older = (case_attrs, other_attrs) if case.arrived_at >= other.arrived_at else (other_attrs, case_attrs)
-    return rules.fuse_arrivals(distance, cuts or thresholds(engine), newer, older)
+    return fusion.fuse_arrivals(distance, cuts or thresholds(engine), newer, older)
 
 
 def photo_age(photo, owner, kind: str) -> dict:
@@ -110,12 +110,12 @@ def photo_age(photo, owner, kind: str) -> dict:
     if kind == "case":
         if taken is None and photo is not None and photo.created_at is not None:
             taken = photo.created_at.date()
-        age = rules.case_age(of_case(owner), taken) if taken else None
+        age = fusion.case_age(of_case(owner), taken) if taken else None
         return {"taken_on": taken, "up_to": False, "age": age}
     attrs = of_report(owner)
     if taken is None and owner.missing_since:
         taken, bound = owner.missing_since, True
-    age = rules.report_age(attrs, taken) if taken else None
+    age = fusion.report_age(attrs, taken) if taken else None
     return {"taken_on": taken, "up_to": bound, "age": (age, age) if age is not None else None}
 
 
@@ -123,4 +123,4 @@ def years_between(a: dict, b: dict) -> int | None:
     """Whole years between two photos (at least that many when the older photo's date is an upper bound)."""
     if not a.get("taken_on") or not b.get("taken_on"):
         return None
-    return abs(rules._years(min(a["taken_on"], b["taken_on"]), max(a["taken_on"], b["taken_on"])))
+    return abs(fusion._years(min(a["taken_on"], b["taken_on"]), max(a["taken_on"], b["taken_on"])))
