@@ -3,8 +3,9 @@ from .audit import AuditEntry
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
-from .match import CandidateMatch, Face
+from .match import CandidateMatch, Face, FaceTemplate
 from .notice import Notice
+from .privacy import BiometricBasis, PrivacyAlert, ProcessingRecord
 from .search import DeadlineAlert, FamilyContact
 from .station import Station
 from .user import ROLES, ApiToken, User
@@ -12,6 +13,7 @@ from .user import ROLES, ApiToken, User
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "BiometricBasis",
     "CandidateMatch",
     "Campaign",
     "Case",
@@ -20,12 +22,15 @@ __all__ = [
     "DeadlineAlert",
     "FamilyContact",
     "Face",
+    "FaceTemplate",
     "GalleryReport",
     "Job",
     "Lead",
     "Notice",
     "PatrolRun",
     "Photo",
+    "PrivacyAlert",
+    "ProcessingRecord",
     "ROLES",
     "SearchChannel",
     "Station",
