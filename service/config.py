@@ -36,7 +36,18 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _key(name: str, raw: str) -> bytes:
+def _limits(name: str, default: str) -> str:
+    from limits import parse_many
+
+    raw = _env(name, default)
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be limits like '40 per hour; 150 per day', got {raw!r}") from exc
+    return raw
+
+
+def parse_key(name: str, raw: str) -> bytes:
     """A 256-bit key written as URL-safe base64 (`secrets.token_urlsafe(32)`, 43 characters)."""
     try:
         key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
@@ -59,9 +70,9 @@ def template_keys(instance_dir: Path) -> tuple[bytes, tuple[bytes, ...]]:
             "HUIJIA_TEMPLATE_KEY is not set: face templates are stored encrypted with it. Set it in the "
             "environment (make run creates one under instance/ for the embedded default)."
         )
-    old = tuple(_key("HUIJIA_TEMPLATE_OLD_KEYS", part) for part in (_env("HUIJIA_TEMPLATE_OLD_KEYS") or "").split(",")
+    old = tuple(parse_key("HUIJIA_TEMPLATE_OLD_KEYS", part) for part in (_env("HUIJIA_TEMPLATE_OLD_KEYS") or "").split(",")
                 if part.strip())
-    return _key("HUIJIA_TEMPLATE_KEY", raw), old
+    return parse_key("HUIJIA_TEMPLATE_KEY", raw), old
 
 
 @dataclass(frozen=True)
@@ -151,7 +162,7 @@ class Settings:
             # cyberspace office (人脸识别技术应用安全管理办法, 2025: 100,000 people).
             enrolment_alert_threshold=_int("HUIJIA_ENROLMENT_ALERT_THRESHOLD", 100_000),
             # Face searches one account may cause before admins are alerted (Flask-Limiter syntax, ';' between).
-            face_search_alert=_env("HUIJIA_FACE_SEARCH_ALERT", "40 per hour; 150 per day"),
+            face_search_alert=_limits("HUIJIA_FACE_SEARCH_ALERT", "40 per hour; 150 per day"),
         )
 
     def flask_config(self) -> dict:
