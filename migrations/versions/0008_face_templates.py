@@ -58,6 +58,9 @@ def _keyring():
 
 def upgrade():
     bind = op.get_bind()
+    # The key first: without it nothing may change (SQLite's DDL is not undone when a migration fails).
+    has_faces = bind.execute(sa.select(face.c.id).where(face.c.embedding.is_not(None)).limit(1)).first() is not None
+    ring = _keyring() if has_faces else None
     if bind.dialect.name == "sqlite":
         op.execute("PRAGMA secure_delete = ON")  # pages freed below are overwritten, not left with embeddings
     op.create_table('biometric_basis',
@@ -135,7 +138,7 @@ def upgrade():
         batch_op.create_unique_constraint(batch_op.f('uq_face_template_id'), ['template_id'])
         batch_op.create_foreign_key(batch_op.f('fk_face_template_id_face_template'), 'face_template', ['template_id'], ['id'], ondelete='SET NULL')
 
-    _seal_embeddings(bind)
+    _seal_embeddings(bind, ring)
     _record_bases(bind)
 
     with op.batch_alter_table('face', schema=None) as batch_op:
@@ -143,17 +146,16 @@ def upgrade():
     _scrub(bind)
 
 
-def _seal_embeddings(bind) -> None:
+def _seal_embeddings(bind, ring) -> None:
     from service.matching.sealed import new_template_id
 
-    ring, after, moved = None, 0, 0
+    after, moved = 0, 0
     while True:
         rows = bind.execute(sa.select(face.c.id, face.c.engine, face.c.embedding)
                             .where(face.c.embedding.is_not(None), face.c.id > after)
                             .order_by(face.c.id).limit(BATCH)).all()
         if not rows:
             break
-        ring = ring or _keyring()
         sealed_rows, links = [], []
         for row in rows:
             template_id = new_template_id()

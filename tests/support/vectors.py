@@ -26,8 +26,9 @@ class Found:
 
 
 def _unit_windows(values: np.ndarray, dims=DIMS) -> list[tuple[int, int]]:
-    values = np.where(np.isfinite(values), values, 1e6).astype(np.float64)
-    values = np.clip(values, -1e6, 1e6)
+    # A unit vector has no coordinate beyond 1: capping at 2 keeps every window that holds a larger (or
+    # non-finite) value off 1, and keeps the running sum small enough for exact window differences.
+    values = np.clip(np.where(np.isfinite(values), values, 2.0).astype(np.float64), -2.0, 2.0)
     squares = np.concatenate(([0.0], np.cumsum(values * values)))
     found = []
     for dim in dims:
