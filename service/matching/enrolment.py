@@ -37,7 +37,7 @@ def record_basis(kind: str, owner_id: int, photo_id: int | None = None) -> Biome
     wanted = basis_of(kind, owner_id)
     if wanted is None:
         return None
-    row = _basis_row(kind, owner_id)
+    row = basis_on_record(kind, owner_id)
     if row is None:
         try:
             with db.session.begin_nested():
@@ -45,7 +45,7 @@ def record_basis(kind: str, owner_id: int, photo_id: int | None = None) -> Biome
                                      minor=wanted.minor)
                 db.session.add(row)
         except IntegrityError:  # the other photo's transaction recorded it first
-            row = _basis_row(kind, owner_id)
+            row = basis_on_record(kind, owner_id)
         else:
             audit.record(None, "biometric.enrol", kind, owner_id,
                          {"basis": wanted.basis, "purpose": wanted.purpose, "minor": wanted.minor, "photo_id": photo_id})
@@ -57,7 +57,8 @@ def record_basis(kind: str, owner_id: int, photo_id: int | None = None) -> Biome
     return row
 
 
-def _basis_row(kind: str, owner_id: int) -> BiometricBasis | None:
+def basis_on_record(kind: str, owner_id: int) -> BiometricBasis | None:
+    """The basis recorded for this person (None: no face of theirs was ever enrolled)."""
     return db.session.scalar(select(BiometricBasis).where(BiometricBasis.owner_kind == kind,
                                                           BiometricBasis.owner_id == owner_id))
 
@@ -71,6 +72,3 @@ def record(photo: Photo, faces: list[Face]) -> None:
     if photo.uploaded_by_id is not None:
         audit.record(photo.uploaded_by_id, "face.search", kind, owner_id, {"photo_id": photo.id, "faces": len(faces)})
 
-
-def basis_on_record(kind: str, owner_id: int) -> BiometricBasis | None:
-    return _basis_row(kind, owner_id)

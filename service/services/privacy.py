@@ -23,7 +23,9 @@ from . import alerts, audit
 
 log = logging.getLogger(__name__)
 
-FACE_SEARCH = "face.search"  # the audit action written for each photo whose faces were enrolled (matching.enrolment)
+# What makes a face search, in the audit trail: a photo of the account's whose faces were enrolled (and so
+# searched: matching.enrolment), and a face staff chose on a photo (searched again).
+FACE_SEARCH_ACTIONS = ("face.search", "photo.face_choose")
 
 
 def _enrolled(kind: str, owner_id_column):
@@ -99,7 +101,7 @@ def face_search_limits(spec: str) -> list[tuple[int, int]]:
 
 def face_searches(user_id: int, since: datetime) -> int:
     return db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-        AuditEntry.user_id == user_id, AuditEntry.action == FACE_SEARCH, AuditEntry.at >= since)) or 0
+        AuditEntry.user_id == user_id, AuditEntry.action.in_(FACE_SEARCH_ACTIONS), AuditEntry.at >= since)) or 0
 
 
 def check_face_searches(settings, now: datetime) -> list[PrivacyAlert]:
@@ -108,7 +110,7 @@ def check_face_searches(settings, now: datetime) -> list[PrivacyAlert]:
     for amount, seconds in face_search_limits(settings.face_search_alert):
         since = now - timedelta(seconds=seconds)
         over = db.session.execute(
-            select(AuditEntry.user_id, func.count()).where(AuditEntry.action == FACE_SEARCH, AuditEntry.at >= since,
+            select(AuditEntry.user_id, func.count()).where(AuditEntry.action.in_(FACE_SEARCH_ACTIONS), AuditEntry.at >= since,
                                                            AuditEntry.user_id.is_not(None))
             .group_by(AuditEntry.user_id).having(func.count() > amount)
         ).all()

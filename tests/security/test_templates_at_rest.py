@@ -15,13 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy as sa
-from sqlalchemy import select
 
 from service.config import PROJECT_ROOT, parse_key
 from service.matching import candidates
 from service.matching.faces import vector
 from service.matching.sealed import Keyring
-from service.models import AuditEntry, BiometricBasis, CandidateMatch, Face, FaceTemplate
+from service.models import CandidateMatch, Face
 from service.services import leads, review
 from service.services.intake import register_arrival
 from service.services.reports import create_report

@@ -9,11 +9,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
 
 from service.models import AuditEntry, BiometricBasis, CandidateMatch, Face, FaceTemplate, PrivacyAlert, ProcessingRecord
 from service.models.types import utcnow
-from service.services import alerts, leads, privacy, retention, review
+from service.services import alerts, audit, leads, privacy, retention, review
 from service.services.intake import register_arrival
 from service.services.reports import create_report
 from tests.conftest import login
@@ -117,6 +116,8 @@ def test_unusual_face_search_volume_of_one_account_is_alerted(app, db, users, se
     searches = AuditEntry.query.filter_by(action="face.search")
     assert {(a.user_id, a.object_type) for a in searches} == {(reporter.id, "lead"), (staff.id, "case")}
     assert privacy.face_searches(reporter.id, utcnow() - timedelta(hours=1)) == 4
+    audit.record_now(staff.id, "photo.face_choose", "photo", 1, {"face_id": 1})  # staff picked a face: searched again
+    assert privacy.face_searches(staff.id, utcnow() - timedelta(hours=1)) == 2
 
     with configured(app, face_search_alert="3 per hour; 100 per day") as config:
         sent = alerts.LogNotifier()
