@@ -11,7 +11,7 @@ if [ -z "${HUIJIA_SECRET_KEY:-}" ]; then
   export HUIJIA_SECRET_KEY
 fi
 # Face templates are encrypted with this key; the app, the CLI and the migrations read the file. Without it the
-# templates are lost (re-run `flask --app service reindex` after re-processing photos): keep a copy, apart from backups.
+# stored templates cannot be read: keep a copy, apart from the database backups.
 if [ -z "${HUIJIA_TEMPLATE_KEY:-}" ]; then
   template_key_file="$HUIJIA_INSTANCE_DIR/template_key"
   [ -s "$template_key_file" ] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$template_key_file")
