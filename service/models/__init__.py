@@ -5,10 +5,10 @@ from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face, FaceTemplate
 from .notice import Notice
+from .family_search import DeadlineAlert, FamilyContact
 from .privacy import BiometricBasis, PrivacyAlert, ProcessingRecord
-from .search import DeadlineAlert, FamilyContact
 from .station import Station
-from .user import ROLES, ApiToken, User
+from .user import ApiToken, User
 
 __all__ = [
     "ApiToken",
@@ -31,7 +31,6 @@ __all__ = [
     "Photo",
     "PrivacyAlert",
     "ProcessingRecord",
-    "ROLES",
     "SearchChannel",
     "Station",
     "User",

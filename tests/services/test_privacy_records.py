@@ -73,6 +73,20 @@ def test_every_enrolled_person_has_a_legal_basis_on_record_in_the_audit_and_on_t
     assert "no face template stored" in client.get(f"/cases/{no_photo.id}").get_data(as_text=True)
 
 
+def test_faces_a_street_lead_hands_to_its_arrival_take_the_arrivals_basis(db, users, settings, faces_dir, monkeypatch):
+    from service.extensions import celery
+
+    lead = leads.report_lead(users["reporter"], {"place": "桥下", "urgency": ["minor"]}, [photo(faces_dir, "Yao_Ming", 1)],
+                             settings).lead
+    process_all(settings)
+    assert basis_of("lead", lead.id) == ("guardian_duty", "street_check", True)
+    monkeypatch.setattr(celery, "send_task", lambda *a, **k: None)
+    case, created = leads.convert_to_arrival(users["staff"], lead.id, {"age_min": 30, "age_max": 40}, [], settings)
+    assert created and basis_of("case", case.id) == ("statutory_duty", "identify_arrival", False)
+    enrolled = {(f.owner_kind, f.owner_id) for f in Face.query.filter(Face.template_id.is_not(None))}
+    assert enrolled == {("case", case.id)} and enrolled <= {(b.owner_kind, b.owner_id) for b in BiometricBasis.query}
+
+
 def test_distinct_people_count_confirmed_matches_once_and_admins_are_alerted_at_the_threshold(app, db, users, settings,
                                                                                                faces_dir):
     from service.matching import candidates
