@@ -81,8 +81,9 @@ def test_faces_a_street_lead_hands_to_its_arrival_take_the_arrivals_basis(db, us
     process_all(settings)
     assert basis_of("lead", lead.id) == ("guardian_duty", "street_check", True)
     monkeypatch.setattr(celery, "send_task", lambda *a, **k: None)
-    case, created = leads.convert_to_arrival(users["staff"], lead.id, {"age_min": 30, "age_max": 40}, [], settings)
-    assert created and basis_of("case", case.id) == ("statutory_duty", "identify_arrival", False)
+    case, created = leads.convert_to_arrival(users["staff"], lead.id, {}, [], settings)
+    # The arrival's own basis and purpose (the lead's minor flag comes with it: the station is the guardian).
+    assert created and case.is_minor and basis_of("case", case.id) == ("guardian_duty", "identify_arrival", True)
     enrolled = {(f.owner_kind, f.owner_id) for f in Face.query.filter(Face.template_id.is_not(None))}
     assert enrolled == {("case", case.id)} and enrolled <= {(b.owner_kind, b.owner_id) for b in BiometricBasis.query}
 
