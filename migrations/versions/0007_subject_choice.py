@@ -1,7 +1,7 @@
 """subject choice: how a face was chosen (only / auto / staff / plausible), photo date; reason codes
 
 Revision ID: 0007_subject_choice
-Revises: 0005_street_leads
+Revises: 0008_face_templates
 Create Date: 2026-12-04 16:20:00
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_subject_choice'
-down_revision = '0005_street_leads'
+down_revision = '0008_face_templates'
 branch_labels = None
 depends_on = None
 

@@ -97,9 +97,9 @@ def face_json(face) -> dict:
         "quality_ok": face.quality_ok,
         "quality_reason": face.quality_reason,
         "selected": face.selected,
-        "choice": face.choice,  # only | auto (chosen automatically) | staff | plausible (waiting for a choice)
+        "choice": face.choice,  # only | auto (chosen automatically) | staff | plausible | low_quality
         "face_index": face.face_index,
-        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.embedding is not None else None,
+        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.template_id is not None else None,
     }
 
 
