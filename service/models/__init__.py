@@ -1,15 +1,22 @@
 """SQLAlchemy models, one module per aggregate; importing this registers them all."""
 from .audit import AuditEntry
+from .clues import ClueKey, ClueProfile
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
+from .returns import FollowUp, HandoverVerification, ReArrivalAlert
 from .search import DeadlineAlert, FamilyContact
 from .station import Station
 from .user import ROLES, ApiToken, User
 
 __all__ = [
+    "ReArrivalAlert",
+    "HandoverVerification",
+    "FollowUp",
+    "ClueProfile",
+    "ClueKey",
     "ApiToken",
     "AuditEntry",
     "CandidateMatch",

@@ -1,0 +1,626 @@
+"""Description matching: what an arrival and the interviews say against what a missing-person report says.
+
+Most people are found by talking with them. An interview yields a name that may be heard wrong (王秀银 for
+王秀英), relatives' and villages' names, a county said the way people say it ("周口 沈丘"), an accent, a
+mark described in other words. Each clue becomes a signal with a weight: the natural log of how much more
+often that signal is seen for the same person than for two strangers (a likelihood ratio; the weights are
+calibrated by bench/clue_bench.py on generated clue variations). Their sum, with the prior odds of one
+report in PRIOR_REPORTS, is the score (a probability); the band comes from the sum. Sex and an impossible age
+or date veto a pair outright, as for faces (service.domain.fusion).
+
+Readings come from pypinyin and places from the gazetteer (service.domain.gazetteer); the rules that
+compare them are here, in plain Python. A side's clues are read once into a Profile (JSON, stored beside the
+record), and its index keys let the service find the few reports worth scoring among 10^5.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from itertools import product
+
+from . import fusion
+from .gazetteer import common_level, level_of, load as gazetteer
+
+# ---------------------------------------------------------------- weights (log likelihood ratios)
+# From bench/clue_bench.py --calibrate (seed 1: 400 generated true pairs against 10,000 reports), rounded;
+# the benchmark itself runs on another seed. Negative weights: seen more often for strangers.
+WEIGHTS: dict[str, dict[str, float]] = {
+    "name": {"same": 6.5, "homophone": 6.0, "sounds_alike": 5.0, "given_only": 3.5, "partial": 3.0, "differs": -2.0},
+    "relative": {"same": 5.5, "homophone": 5.0, "sounds_alike": 4.5, "given_only": 2.5, "partial": 2.5},
+    "place": {"county": 4.0, "prefecture": 2.5, "province": 1.0, "differs": -1.5},
+    "village": {"same": 4.0},
+    "dialect": {"agree": 1.0, "disagree": -1.5},
+    "gender": {"agree": 0.6},
+    "age": {"agree": 1.2, "disagree": -1.5},
+    "marks": {"same_place": 3.0, "same_kind": 1.0, "contradicts": -1.5},
+}
+# One true report among this many: the prior that turns the evidence into a probability.
+PRIOR_REPORTS = 10_000
+# Bands on the evidence sum. `possible` ≈ the score 0.1 at the prior above; checked against the benchmark's
+# false candidates per case (at most 3 against 10,000 reports).
+LIKELY_AT = 11.5
+POSSIBLE_AT = 7.0
+# A pair is proposed only when something identifies it (a name, a relative, a village, a county or
+# prefecture): sex, age and accent alone describe thousands of people.
+IDENTIFYING = frozenset({"name", "relative", "village", "place"})
+PROPOSE_AT_MOST = 5  # description candidates kept per case and run
+# A report of a child missing this long has photographs that no longer look like the person.
+LONG_MISSING_YEARS = 3
+
+_HAN = re.compile(r"[\u4e00-\u9fff]+")
+
+# ---------------------------------------------------------------- readings
+
+
+def _pinyin(text: str) -> list[list[str]]:
+    from pypinyin import Style, pinyin
+
+    return [r[:3] for r in pinyin(text, style=Style.NORMAL, heteronym=True, errors="ignore")]
+
+
+_INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c",
+             "s", "y", "w")
+# Sounds people confuse in names heard aloud across dialects: zh/z, ch/c, sh/s, n/l, f/h, r/l; an/ang,
+# en/eng, in/ing, ian/iang, uan/uang; ü/u.
+_MERGE_INITIAL = {"zh": "z", "ch": "c", "sh": "s", "n": "l", "f": "h", "r": "l"}
+
+
+def fuzzy(syllable: str) -> str:
+    initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
+    final = syllable[len(initial):].replace("v", "u").replace("ü", "u")
+    if final.endswith("ng") and len(final) > 2:
+        final = final[:-1]
+    return _MERGE_INITIAL.get(initial, initial) + final
+
+
+def han(text: str | None) -> str:
+    return "".join(_HAN.findall(text or ""))
+
+
+@dataclass(frozen=True)
+class Name:
+    text: str
+    readings: tuple[tuple[str, ...], ...]  # per character, tone-insensitive, heteronyms included
+
+    @classmethod
+    def of(cls, text: str) -> "Name | None":
+        chars = han(text)
+        if not 2 <= len(chars) <= 4:
+            return None
+        readings = _pinyin(chars)
+        if len(readings) != len(chars):
+            return None
+        return cls(chars, tuple(tuple(r) for r in readings))
+
+    def as_json(self) -> list:
+        return [self.text, [list(r) for r in self.readings]]
+
+    @classmethod
+    def from_json(cls, raw) -> "Name":
+        return cls(raw[0], tuple(tuple(r) for r in raw[1]))
+
+
+NAME_LEVELS = ("same", "homophone", "sounds_alike", "given_only", "partial")
+
+
+def _char_sim(a: str, b: str, ra: tuple[str, ...], rb: tuple[str, ...]) -> float:
+    if a == b:
+        return 1.0
+    if set(ra) & set(rb):
+        return 0.85  # a homophone: same syllable, any tone
+    if {fuzzy(s) for s in ra} & {fuzzy(s) for s in rb}:
+        return 0.7  # sounds alike in a dialect
+    return 0.0
+
+
+def _level(sims: list[float]) -> str | None:
+    if all(s == 1.0 for s in sims):
+        return "same"
+    if all(s >= 0.85 for s in sims):
+        return "homophone"
+    if all(s >= 0.7 for s in sims):
+        return "sounds_alike"
+    return None
+
+
+def compare_names(a: Name, b: Name) -> str | None:
+    """How two names agree: same, homophone, sounds_alike, given_only (one side without the surname),
+    partial (one character of three or more written wrong), or None."""
+    if len(a.text) == len(b.text):
+        sims = [_char_sim(x, y, rx, ry) for x, y, rx, ry in zip(a.text, b.text, a.readings, b.readings)]
+        level = _level(sims)
+        if level:
+            return level
+        if len(sims) >= 3 and sum(s == 0 for s in sims) == 1 and sims[0] > 0:
+            return "partial"  # 王秀银 / 王秀根: the surname and all but one character
+        return None
+    short, long_ = (a, b) if len(a.text) < len(b.text) else (b, a)
+    if len(long_.text) - len(short.text) == 1 and len(short.text) >= 2:
+        tail = len(long_.text) - len(short.text)
+        sims = [_char_sim(x, y, rx, ry) for x, y, rx, ry in
+                zip(short.text, long_.text[tail:], short.readings, long_.readings[tail:])]
+        if _level(sims):
+            return "given_only"  # 秀英 / 王秀英: the given name without the surname
+    return None
+
+
+def best_name(ours: list[Name], theirs: list[Name]) -> tuple[str | None, Name | None, Name | None]:
+    best = (None, None, None)
+    for a in ours:
+        for b in theirs:
+            level = compare_names(a, b)
+            if level and (best[0] is None or NAME_LEVELS.index(level) < NAME_LEVELS.index(best[0])):
+                best = (level, a, b)
+    return best
+
+
+# Relatives named in free text: "父亲王德明", "弟弟叫王强", "母亲：李桂英".
+RELATIONS = ("父亲", "母亲", "爸爸", "妈妈", "爸", "妈", "爹", "娘", "哥哥", "姐姐", "弟弟", "妹妹", "哥", "姐", "弟", "妹",
+             "儿子", "女儿", "妻子", "丈夫", "老婆", "老公", "老伴", "爱人", "爷爷", "奶奶", "外公", "外婆", "姥姥", "姥爷",
+             "叔叔", "伯伯", "舅舅", "姑姑", "阿姨", "姨", "叔", "舅", "姑", "侄子", "外甥", "孙子", "孙女", "儿媳", "女婿")
+_RELATION_NAME = re.compile("(?:" + "|".join(sorted(RELATIONS, key=len, reverse=True)) +
+                            r")(?:是|叫|名叫|姓名|名字叫)?[：:，, ]?([\u4e00-\u9fff]{2,3})")
+_SPLIT = re.compile(r"[，,、；;。\s/|]+")
+
+
+def names_in(text: str | None) -> list[str]:
+    """Names in a list ("王德明、李桂英") or after a relation word ("父亲王德明")."""
+    if not text:
+        return []
+    found = [m.group(1) for m in _RELATION_NAME.finditer(text)]
+    for token in _SPLIT.split(text):
+        token = token.strip()
+        if 2 <= len(token) <= 3 and _HAN.fullmatch(token) and not any(token.startswith(r) for r in RELATIONS):
+            found.append(token)
+    seen, out = set(), []
+    for name in found:
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+# ---------------------------------------------------------------- villages and towns
+
+# A town or village: the characters before 村 / 镇 / 乡 / 街道, or a name ending in 庄 / 屯 / 寨. Keyed by its
+# last two characters (李庄村 = 李庄), three for X家庄 / X家村 (李家庄 ≠ 王家庄), read in fuzzy pinyin.
+_LOCALITY = re.compile(r"([\u4e00-\u9fff]{1,4}?)(街道|村|镇|乡)|([\u4e00-\u9fff]{1,3}?[庄屯寨])(?![村镇乡])")
+
+
+def localities(*texts: str | None) -> list[tuple[str, str]]:
+    """Towns and villages (the gazetteer stops at counties): (as written, fuzzy key), e.g. 李庄村 → li-zuan."""
+    out: dict[str, str] = {}
+    gaz = gazetteer()
+    for text in texts:
+        for piece in gaz.remainder(han_or_space(text)):
+            for part in re.split(r"[省市县区旗盟\s]", piece):
+                for match in _LOCALITY.finditer(part):
+                    core = match.group(1) or match.group(3)
+                    word = core[-4:] + (match.group(2) or "")
+                    core = core[-3:] if len(core) >= 3 and core[-2] == "家" else core[-2:]
+                    if len(core) < 2:
+                        continue
+                    key = "-".join(fuzzy(r[0]) for r in _pinyin(core))
+                    out.setdefault(key, word)
+    return [(word, key) for key, word in out.items()]
+
+
+def han_or_space(text: str | None) -> str:
+    return " ".join(_HAN.findall(text or ""))
+
+
+# ---------------------------------------------------------------- marks
+
+# Kinds and body parts said in different words: 刺青 is 纹身, 胳膊 is 臂, 瘸 is 跛.
+MARK_KINDS = {
+    "mole": ("痣",), "scar": ("疤", "伤痕", "疤痕"), "tattoo": ("纹身", "刺青", "文身", "纹"),
+    "birthmark": ("胎记", "胎斑", "青记"), "missing_finger": ("缺指", "断指", "少一根手指", "少指", "缺一根手指", "没有手指", "少了一根"),
+    "extra_finger": ("六指", "多指"), "limp": ("跛", "瘸", "拐"), "burn": ("烧伤", "烫伤"), "harelip": ("兔唇", "唇裂", "豁嘴"),
+    "deaf": ("聋",), "mute": ("哑",), "blind": ("盲", "失明"), "squint": ("斜视", "斗鸡眼"), "hunchback": ("驼背", "罗锅"),
+    "prosthesis": ("假肢",), "bald": ("秃", "光头"),
+}
+BODY_PARTS = {
+    "brow": ("眉",), "forehead": ("额", "脑门"), "eye": ("眼",), "nose": ("鼻",), "mouth": ("嘴", "唇"), "ear": ("耳",),
+    "cheek": ("脸", "颊", "面部"), "chin": ("下巴", "颏"), "neck": ("颈", "脖"), "chest": ("胸",), "back": ("背",),
+    "waist": ("腰",), "belly": ("腹", "肚"), "shoulder": ("肩",), "arm": ("臂", "胳膊", "胳臂"), "hand": ("手", "指"),
+    "leg": ("腿", "膝"), "foot": ("脚", "足"), "head": ("头",),
+}
+SIDES = {"left": ("左",), "right": ("右",)}
+
+
+def marks_in(text: str | None) -> list[tuple[str, str | None, str | None]]:
+    """(kind, body part, side) of each mark a text describes; clauses split on punctuation."""
+    out = []
+    for clause in re.split(r"[，,、；;。\n]+", text or ""):
+        kind = next((k for k, words in MARK_KINDS.items() if any(w in clause for w in words)), None)
+        if kind is None:
+            continue
+        part = next((p for p, words in BODY_PARTS.items() if any(w in clause for w in words)), None)
+        if kind in ("missing_finger", "extra_finger") and part is None:
+            part = "hand"
+        side = next((s for s, words in SIDES.items() if any(w in clause for w in words)), None)
+        out.append((kind, part, side))
+    return out
+
+
+def compare_marks(ours, theirs) -> str | None:
+    best = None
+    for k1, p1, s1 in ours:
+        for k2, p2, s2 in theirs:
+            if k1 != k2:
+                continue
+            if p1 and p2 and p1 == p2:
+                if s1 and s2 and s1 != s2:
+                    best = best or "contradicts"  # the same mark on the other side
+                    continue
+                return "same_place"
+            if p1 and p2 and p1 != p2:
+                best = best or "contradicts"
+                continue
+            best = "same_kind" if best in (None, "contradicts") else best
+    return best
+
+
+# ---------------------------------------------------------------- profiles
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What one side says, read: names, relatives, places, accents, marks, sex and age."""
+
+    side: str  # case | report
+    sex: str = "unknown"
+    names: tuple[Name, ...] = ()  # the person's own names
+    relatives: tuple[Name, ...] = ()
+    heard: tuple[Name, ...] = ()  # case only: names heard in interviews (own or a relative's)
+    places: tuple[str, ...] = ()  # division codes
+    dialect_provinces: tuple[str, ...] = ()  # province codes
+    localities: tuple[tuple[str, str], ...] = ()
+    marks: tuple[tuple, ...] = ()
+    age: dict = field(default_factory=dict)
+    found_on: str | None = None  # case: the date the person was found or arrived
+    missing_since: str | None = None  # report
+
+    def as_json(self) -> dict:
+        return {
+            "side": self.side, "sex": self.sex, "names": [n.as_json() for n in self.names],
+            "relatives": [n.as_json() for n in self.relatives], "heard": [n.as_json() for n in self.heard],
+            "places": list(self.places), "dialect_provinces": list(self.dialect_provinces),
+            "localities": [list(x) for x in self.localities], "marks": [list(m) for m in self.marks], "age": self.age,
+            "found_on": self.found_on, "missing_since": self.missing_since,
+        }
+
+    @classmethod
+    def from_json(cls, raw: dict) -> "Profile":
+        names = lambda key: tuple(Name.from_json(n) for n in raw.get(key, ()))  # noqa: E731
+        return cls(
+            side=raw["side"], sex=raw.get("sex", "unknown"), names=names("names"), relatives=names("relatives"),
+            heard=names("heard"), places=tuple(raw.get("places", ())),
+            dialect_provinces=tuple(raw.get("dialect_provinces", ())),
+            localities=tuple(tuple(x) for x in raw.get("localities", ())), marks=tuple(tuple(m) for m in raw.get("marks", ())),
+            age=raw.get("age") or {}, found_on=raw.get("found_on"), missing_since=raw.get("missing_since"),
+        )
+
+
+@dataclass(frozen=True)
+class CaseClues:
+    """An arrival's facts and what its interviews recorded (clue names, clue places, dialect, notes)."""
+
+    sex: str = "unknown"
+    name: str | None = None
+    relatives_named: str | None = None
+    household_place: str | None = None
+    hometown_hint: str | None = None
+    dialect: str | None = None
+    marks: str | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    birth_date: date | None = None
+    seen_on: date | None = None
+    found_on: date | None = None
+    clue_names: tuple[str, ...] = ()
+    clue_places: tuple[str, ...] = ()
+    clue_dialects: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReportClues:
+    sex: str = "unknown"
+    name: str | None = None
+    birth_date: date | None = None
+    age_at_missing: int | None = None
+    missing_since: date | None = None
+    missing_place: str | None = None
+    hometown: str | None = None
+    marks: str | None = None
+    description: str | None = None
+    contact_name: str | None = None
+    relatives: tuple[str, ...] = ()
+
+
+def _names(texts) -> tuple[Name, ...]:
+    out, seen = [], set()
+    for text in texts:
+        name = Name.of(text) if text else None
+        if name and name.text not in seen:
+            seen.add(name.text)
+            out.append(name)
+    return tuple(out)
+
+
+def _provinces_of_dialects(*texts: str | None) -> tuple[str, ...]:
+    gaz = gazetteer()
+    codes = {gaz.province_code(p) for p in fusion.provinces_in(*texts)}
+    return tuple(sorted(c for c in codes if c))
+
+
+def case_profile(c: CaseClues) -> Profile:
+    gaz = gazetteer()
+    place_texts = (c.household_place, c.hometown_hint, *c.clue_places)
+    relatives = names_in(c.relatives_named)
+    heard = [n for n in c.clue_names if n and n != c.name]
+    return Profile(
+        side="case", sex=c.sex or "unknown",
+        names=_names([c.name]), relatives=_names(relatives), heard=_names(heard),
+        places=tuple(sorted(gaz.resolve(*place_texts))),
+        dialect_provinces=_provinces_of_dialects(c.dialect, *c.clue_dialects),
+        localities=tuple(localities(*place_texts, *c.notes, c.relatives_named)),
+        marks=tuple(marks_in(c.marks)) + tuple(m for note in c.notes for m in marks_in(note)),
+        age={"min": c.age_min, "max": c.age_max, "birth": c.birth_date and c.birth_date.isoformat(),
+             "seen": c.seen_on and c.seen_on.isoformat()},
+        found_on=c.found_on and c.found_on.isoformat(),
+    )
+
+
+def report_profile(r: ReportClues) -> Profile:
+    gaz = gazetteer()
+    relatives = [r.contact_name, *r.relatives, *names_in_relations(r.description)]
+    return Profile(
+        side="report", sex=r.sex or "unknown", names=_names([r.name]), relatives=_names(relatives),
+        places=tuple(sorted(gaz.resolve(r.hometown, r.missing_place))),
+        localities=tuple(localities(r.hometown, r.missing_place, r.description)),
+        marks=tuple(marks_in(r.marks)) + tuple(marks_in(r.description)),
+        age={"birth": r.birth_date and r.birth_date.isoformat(), "at_missing": r.age_at_missing,
+             "since": r.missing_since and r.missing_since.isoformat()},
+        missing_since=r.missing_since and r.missing_since.isoformat(),
+    )
+
+
+def names_in_relations(text: str | None) -> list[str]:
+    """Only names after a relation word: a report's description is prose, not a list of names."""
+    return [m.group(1) for m in _RELATION_NAME.finditer(text or "")]
+
+
+# ---------------------------------------------------------------- index keys
+
+
+def _name_keys(prefix: str, name: Name, wildcard: bool) -> set[str]:
+    fuzzies = [sorted({fuzzy(s) for s in r})[:2] for r in name.readings]
+    keys = set()
+    for combo in list(product(*fuzzies))[:4]:
+        keys.add(f"{prefix}:{'-'.join(combo)}")
+        if wildcard and len(combo) >= 3:
+            for i in range(len(combo)):
+                keys.add(f"{prefix}:{'-'.join('*' if j == i else s for j, s in enumerate(combo))}")
+        if prefix == "n" and len(combo) == 3:
+            keys.add(f"g:{'-'.join(combo[1:])}")  # the given name alone
+        if prefix == "n" and len(combo) == 2:
+            keys.add(f"g:{'-'.join(combo)}")  # may be a given name without the surname
+    return keys
+
+
+def index_keys(profile: Profile) -> set[str]:
+    """Keys under which a profile is found: fuzzy name readings, relatives, villages, county and prefecture."""
+    keys: set[str] = set()
+    for name in profile.names:
+        keys |= _name_keys("n", name, True)
+    for name in profile.relatives:
+        keys |= _name_keys("r", name, True)
+    for name in profile.heard:  # a name heard may be the person's own or a relative's
+        keys |= _name_keys("n", name, True) | _name_keys("r", name, True)
+    for _word, key in profile.localities:
+        keys.add(f"v:{key}")
+    for code in profile.places:
+        if level_of(code) == 3:
+            keys.add(f"p:{code}")
+        if level_of(code) >= 2:
+            keys.add(f"q:{code[:4]}00")
+    return keys
+
+
+def is_broad(key: str) -> bool:
+    """Prefecture keys gather thousands of reports: used to find candidates only with a cap."""
+    return key.startswith("q:")
+
+
+# ---------------------------------------------------------------- scoring
+
+
+@dataclass(frozen=True)
+class Signal:
+    attr: str
+    case_value: str | None
+    other_value: str | None
+    verdict: str  # agree | disagree | unknown
+    level: str | None = None
+    weight: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"attr": self.attr, "case_value": self.case_value, "other_value": self.other_value,
+                "verdict": self.verdict, "level": self.level, "weight": round(self.weight, 2)}
+
+
+@dataclass(frozen=True)
+class Scored:
+    llr: float
+    score: float
+    band: str | None
+    signals: tuple[Signal, ...] = ()
+    reasons: tuple[str, ...] = ()
+
+    def evidence(self) -> dict:
+        return {"reasons": list(self.reasons), "agreement": [s.as_dict() for s in self.signals],
+                "llr": round(self.llr, 2)}
+
+
+def _date(raw) -> date | None:
+    return date.fromisoformat(raw) if raw else None
+
+
+def _case_attrs(p: Profile) -> fusion.CaseAttrs:
+    a = p.age
+    return fusion.CaseAttrs(sex=p.sex, age_min=a.get("min"), age_max=a.get("max"), birth_date=_date(a.get("birth")),
+                            seen_on=_date(a.get("seen")))
+
+
+def _report_attrs(p: Profile) -> fusion.ReportAttrs:
+    a = p.age
+    return fusion.ReportAttrs(sex=p.sex, birth_date=_date(a.get("birth")), age_at_missing=a.get("at_missing"),
+                              missing_since=_date(a.get("since")))
+
+
+def _sig(attr, ours, theirs, verdict, level=None, group=None) -> Signal:
+    weight = WEIGHTS[group or attr].get(level, 0.0) if level else 0.0
+    return Signal(attr, ours, theirs, verdict, level, weight)
+
+
+def _places_text(codes) -> str | None:
+    gaz = gazetteer()
+    names = [gaz.get(c).name for c in codes if gaz.get(c)]
+    return "、".join(names[:4]) or None
+
+
+PLACE_LEVELS = {3: "county", 2: "prefecture", 1: "province"}
+
+
+def score(case: Profile, report: Profile, on: date | None = None) -> Scored:
+    """Score a case ↔ report pair by their descriptions; `on` is the day the case's age is read (arrival)."""
+    vetoes: list[str] = []
+    reasons: list[str] = []
+    signals: list[Signal] = []
+    c_attrs, r_attrs = _case_attrs(case), _report_attrs(report)
+    on = on or c_attrs.seen_on or _date(case.found_on) or date.today()
+
+    # Sex: a veto when both are known and differ.
+    if case.sex in ("male", "female") and report.sex in ("male", "female"):
+        if case.sex != report.sex:
+            vetoes.append(f"sex differs ({case.sex} / {report.sex})")
+            signals.append(_sig("gender", case.sex, report.sex, "disagree"))
+        else:
+            signals.append(_sig("gender", case.sex, report.sex, "agree", "agree"))
+
+    # Found before going missing: a different person.
+    found, since = _date(case.found_on), _date(report.missing_since)
+    if found and since and (since - found).days > 30:
+        vetoes.append(f"found on {found.isoformat()}, before going missing on {since.isoformat()}")
+
+    # Age plausible at the arrival date (the report's age grows with the years since).
+    c_age, r_age = fusion.case_age(c_attrs, on), fusion.report_age(r_attrs, on)
+    if c_age and r_age is not None:
+        lo, hi = c_age
+        tol = fusion.tolerance(r_age)
+        shown = (fusion._fmt_range(c_age), str(r_age))
+        if lo - tol <= r_age <= hi + tol:
+            signals.append(_sig("age", *shown, "agree", "agree"))
+        elif lo - 2 * tol <= r_age <= hi + 2 * tol:
+            signals.append(_sig("age", *shown, "disagree", "disagree"))
+        else:
+            vetoes.append(f"age {r_age} cannot be the estimated {shown[0]}")
+            signals.append(_sig("age", *shown, "disagree"))
+
+    # The person's own name (self-reported, or heard in an interview).
+    level, ours, theirs = best_name(list(case.names) + list(case.heard), list(report.names))
+    heard_own = level is not None and ours is not None and ours not in case.names
+    if level:
+        signals.append(_sig("name", ours.text, theirs.text, "agree", level))
+    elif case.names and report.names:
+        signals.append(_sig("name", case.names[0].text, report.names[0].text, "disagree", "differs"))
+
+    # Relatives named: the family who filed the report, relatives in its description.
+    ours_rel = list(case.relatives) + [n for n in case.heard if not (heard_own and n is ours)]
+    level, r_ours, r_theirs = best_name(ours_rel, list(report.relatives))
+    if level:
+        signals.append(_sig("relative", r_ours.text, r_theirs.text, "agree", level))
+
+    # Places: county, prefecture or province in common; different provinces count against.
+    if case.places and report.places:
+        depth, pair = 0, (None, None)
+        for a in case.places:
+            for b in report.places:
+                lvl = common_level(a, b)
+                if lvl > depth:
+                    depth, pair = lvl, (a, b)
+        if depth:
+            signals.append(_sig("place", _places_text([pair[0]]), _places_text([pair[1]]), "agree", PLACE_LEVELS[depth]))
+        else:
+            signals.append(_sig("place", _places_text(case.places), _places_text(report.places), "disagree", "differs"))
+
+    # Villages and towns named on both sides.
+    shared = {k for _w, k in case.localities} & {k for _w, k in report.localities}
+    if shared:
+        key = sorted(shared)[0]
+        signals.append(_sig("village", dict((k, w) for w, k in case.localities)[key],
+                            dict((k, w) for w, k in report.localities)[key], "agree", "same"))
+
+    # Accent → province, against the report's home province.
+    report_provinces = {c[:2] + "0000" for c in report.places}
+    if case.dialect_provinces and report_provinces:
+        agree = bool(set(case.dialect_provinces) & report_provinces)
+        signals.append(_sig("dialect", _places_text(case.dialect_provinces), _places_text(sorted(report_provinces)),
+                            "agree" if agree else "disagree", "agree" if agree else "disagree"))
+
+    # Distinguishing marks on the same body part.
+    level = compare_marks(case.marks, report.marks)
+    if level:
+        show = lambda marks: "、".join("/".join(x for x in (m[2], m[1], m[0]) if x) for m in marks[:3])  # noqa: E731
+        signals.append(_sig("marks", show(case.marks), show(report.marks),
+                            "disagree" if level == "contradicts" else "agree", level))
+
+    llr = sum(s.weight for s in signals)
+    identified = any(s.attr in IDENTIFYING and s.weight > 0 and (s.attr != "place" or s.level != "province")
+                     for s in signals)
+    probability = 1 / (1 + math.exp(-(llr - math.log(PRIOR_REPORTS))))
+    if vetoes:
+        return Scored(llr, 0.0, None, tuple(signals), tuple(vetoes))
+    band = None
+    if identified and llr >= LIKELY_AT:
+        band = "likely"
+    elif identified and llr >= POSSIBLE_AT:
+        band = "possible"
+    if band and any(s.verdict == "disagree" for s in signals if s.weight < -1.0) and band == "likely":
+        band = "possible"
+        reasons.append("an attribute disagrees: shown as possible")
+    return Scored(llr, round(probability, 4), band, tuple(signals), tuple(reasons))
+
+
+def fuse_with_face(face_score: float | None, face_band: str | None, description: Scored | None) -> tuple[float, str | None]:
+    """One pair seen by both channels: independent evidence adds up, the stronger band wins, and two
+    `possible` bands that together pass 0.85 become `likely`."""
+    d_score = description.score if description and description.band else None
+    d_band = description.band if description else None
+    if face_score is None or face_band is None:
+        return (d_score or 0.0), d_band
+    if d_score is None:
+        return face_score, face_band
+    fused = round(1 - (1 - face_score) * (1 - d_score), 4)
+    band = "likely" if "likely" in (face_band, d_band) or fused >= 0.85 else "possible"
+    return fused, band
+
+
+def long_missing_child(age_at_missing: int | None, birth_date: date | None, missing_since: date | None,
+                       today: date) -> int | None:
+    """Years missing when a child went missing at least LONG_MISSING_YEARS ago, else None.
+
+    Such a report's photos show a face that has changed: staff should lean on clues, DNA and interviews."""
+    if missing_since is None:
+        return None
+    age = age_at_missing
+    if age is None and birth_date is not None:
+        age = fusion._years(birth_date, missing_since)
+    if age is None or age >= fusion.CHILD_AGE:
+        return None
+    years = fusion._years(missing_since, today)
+    return years if years >= LONG_MISSING_YEARS else None
