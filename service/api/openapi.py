@@ -179,6 +179,7 @@ def spec() -> dict:
             **_search_paths(bearer),
             **_supervisor_paths(bearer),
             **_lead_paths(bearer),
+            **_clue_paths(bearer),
             "/api/v1/photos/{sha256}": {
                 "get": {
                     "security": bearer,
@@ -442,4 +443,47 @@ def _lead_paths(bearer) -> dict:
         "/api/v1/campaigns/{campaign_id}": {"get": {
             "security": bearer, "parameters": [path_id("campaign_id")],
             "responses": {**answer("leads, patrols and arrivals during the campaign"), **_errors(401, 403, 404)}}},
+    }
+
+
+def _clue_paths(bearer) -> dict:
+    """Family verification before a handover, follow-ups after a return (service.api.clues)."""
+    from ..domain.followups import OUTCOMES
+    from ..domain.handover import EVIDENCE_KINDS
+
+    def path_id(name):
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
+
+    def json_body(props, required=()):
+        schema = {"type": "object", "properties": props}
+        if required:
+            schema["required"] = list(required)
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    ok = lambda what: {"200": {"description": what}}  # noqa: E731
+    text = {"type": "string"}
+    return {
+        "/api/v1/cases/{case_id}/verifications": {
+            "get": {"security": bearer, "parameters": [path_id("case_id")],
+                    "responses": {**ok("verifications, and whether the family is verified for a handover"),
+                                  **_errors(401, 403, 404)}},
+            "post": {"security": bearer, "parameters": [path_id("case_id")],
+                     "requestBody": json_body({
+                         "evidence": {"type": "array", "items": {"type": "string", "enum": list(EVIDENCE_KINDS)}},
+                         "details": {"type": "object", "additionalProperties": text}, "family_name": text,
+                         "relation": text, "note": text}, ["evidence"]),
+                     "responses": {"201": {"description": "the verification; the checker is the caller"},
+                                   **_errors(400, 401, 403, 404, 409, 422)}},
+        },
+        "/api/v1/cases/{case_id}/verifications/{verification_id}/approve": {"post": {
+            "security": bearer, "parameters": [path_id("case_id"), path_id("verification_id")],
+            "responses": {**ok("approved (a minor's handover; a supervisor other than the checker)"),
+                          **_errors(401, 403, 404, 409)}}},
+        "/api/v1/queues/followups": {"get": {
+            "security": bearer, "parameters": [{"name": "all", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {**ok("follow-ups due (1 week, 1 month, 3 months after a return)"), **_errors(401, 403)}}},
+        "/api/v1/followups/{follow_up_id}": {"post": {
+            "security": bearer, "parameters": [path_id("follow_up_id")],
+            "requestBody": json_body({"outcome": {"type": "string", "enum": list(OUTCOMES)}, "note": text}, ["outcome"]),
+            "responses": {**ok("recorded"), **_errors(400, 401, 403, 404, 409, 422)}}},
     }

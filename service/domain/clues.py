@@ -596,14 +596,13 @@ def score(case: Profile, report: Profile, on: date | None = None) -> Scored:
     return Scored(llr, round(probability, 4), band, tuple(signals), tuple(reasons))
 
 
-def fuse_with_face(face_score: float | None, face_band: str | None, description: Scored | None) -> tuple[float, str | None]:
-    """One pair seen by both channels: independent evidence adds up, the stronger band wins, and two
-    `possible` bands that together pass 0.85 become `likely`."""
-    d_score = description.score if description and description.band else None
-    d_band = description.band if description else None
+def fuse_with_face(face_score: float | None, face_band: str | None, d_score: float | None,
+                   d_band: str | None) -> tuple[float, str | None]:
+    """One pair seen by both channels: independent evidence adds up (1 − (1−a)(1−b)), the stronger band
+    wins, and two `possible` bands that together pass 0.85 become `likely`."""
     if face_score is None or face_band is None:
         return (d_score or 0.0), d_band
-    if d_score is None:
+    if d_score is None or d_band is None:
         return face_score, face_band
     fused = round(1 - (1 - face_score) * (1 - d_score), 4)
     band = "likely" if "likely" in (face_band, d_band) or fused >= 0.85 else "possible"

@@ -17,6 +17,7 @@ from ..domain import rules as deadline_rules
 from ..services import review, search
 from ..services.intake import add_photos
 from .access import audit_view, client_ip, role_required
+from .clues import handover_context
 from .forms import uploads_from
 
 bp = Blueprint("cases", __name__)
@@ -108,6 +109,7 @@ def show_case(case_id: int):
         channel_statuses=channel_rules.STATUSES,
         searching_states=deadline_rules.SEARCHING,
         open_states=lifecycle.OPEN_STATES,
+        **handover_context(case),
     )
     # Audited after rendering, so "revealed" means the page holds a full ID number (structured or typed in free text).
     reveal = asked and (bool(case.id_number) or free.revealed_any)
