@@ -268,7 +268,9 @@ def stale(limit: int = 500) -> tuple[list[int], list[int]]:
     case_profile = select(ClueProfile.owner_id, ClueProfile.built_at).where(ClueProfile.owner_kind == "case").subquery()
     last_interview = (select(SearchChannel.case_id, func.max(ChannelEvent.at).label("at"))
                       .join(ChannelEvent, ChannelEvent.channel_id == SearchChannel.id)
-                      .where(SearchChannel.channel == "interview").group_by(SearchChannel.case_id).subquery())
+                      # steps people logged (a lead this module marks has no user)
+                      .where(SearchChannel.channel == "interview", ChannelEvent.user_id.is_not(None))
+                      .group_by(SearchChannel.case_id).subquery())
     case_ids = db.session.scalars(
         select(Case.id).outerjoin(case_profile, case_profile.c.owner_id == Case.id)
         .outerjoin(last_interview, last_interview.c.case_id == Case.id)
