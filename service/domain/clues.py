@@ -18,23 +18,27 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from itertools import product
 
 from . import fusion
 from .gazetteer import common_level, level_of, load as gazetteer
 
 # ---------------------------------------------------------------- weights (log likelihood ratios)
-# From bench/clue_bench.py --calibrate (seed 1: 400 generated true pairs against 10,000 reports), rounded;
-# the benchmark itself runs on another seed. Negative weights: seen more often for strangers.
+# Positive weights: bench/clue_bench.py --calibrate (seed 1, 400 generated true pairs against 800,000 random
+# pairs; bench/results/clues_calibration.md), rounded down and capped at 7: generated names are spread more
+# evenly than real ones (王秀英 is shared by hundreds of thousands), so a perfect name match is not proof.
+# Negative weights are judgement: generated clues never lie, interviews do (wrong places, learned accents),
+# so disagreement only lowers a pair, it does not bury it (sex and impossible ages veto instead).
 WEIGHTS: dict[str, dict[str, float]] = {
-    "name": {"same": 6.5, "homophone": 6.0, "sounds_alike": 5.0, "given_only": 3.5, "partial": 3.0, "differs": -2.0},
-    "relative": {"same": 5.5, "homophone": 5.0, "sounds_alike": 4.5, "given_only": 2.5, "partial": 2.5},
-    "place": {"county": 4.0, "prefecture": 2.5, "province": 1.0, "differs": -1.5},
-    "village": {"same": 4.0},
-    "dialect": {"agree": 1.0, "disagree": -1.5},
+    "name": {"same": 7.0, "homophone": 7.0, "sounds_alike": 6.0, "given_only": 5.0, "partial": 4.0, "differs": -2.0},
+    "relative": {"same": 7.0, "homophone": 6.5, "sounds_alike": 5.0, "given_only": 2.0, "partial": 1.5},
+    "place": {"county": 4.5, "prefecture": 2.0, "province": 0.5, "differs": -1.5},
+    "village": {"same": 5.0},
+    "dialect": {"agree": 2.0, "disagree": -1.5},
     "gender": {"agree": 0.6},
-    "age": {"agree": 1.2, "disagree": -1.5},
-    "marks": {"same_place": 3.0, "same_kind": 1.0, "contradicts": -1.5},
+    "age": {"agree": 1.3, "disagree": -2.0},
+    "marks": {"same_place": 2.7, "same_kind": 1.0, "contradicts": -1.5},
 }
 # One true report among this many: the prior that turns the evidence into a probability.
 PRIOR_REPORTS = 10_000
@@ -42,9 +46,9 @@ PRIOR_REPORTS = 10_000
 # false candidates per case (at most 3 against 10,000 reports).
 LIKELY_AT = 11.5
 POSSIBLE_AT = 7.0
-# A pair is proposed only when something identifies it (a name, a relative, a village, a county or
-# prefecture): sex, age and accent alone describe thousands of people.
-IDENTIFYING = frozenset({"name", "relative", "village", "place"})
+# A pair is proposed only when something identifies it (see `score`): sex, age, accent and even the county
+# alone describe dozens of people in a gallery of 10,000.
+IDENTIFYING = frozenset({"name", "relative", "village"})
 PROPOSE_AT_MOST = 5  # description candidates kept per case and run
 # A report of a child missing this long has photographs that no longer look like the person.
 LONG_MISSING_YEARS = 3
@@ -55,9 +59,16 @@ _HAN = re.compile(r"[\u4e00-\u9fff]+")
 
 
 def _pinyin(text: str) -> list[list[str]]:
+    """Each Han character's readings (names are read character by character: heteronyms kept)."""
+    return [list(_readings(ch)) for ch in text if _HAN.match(ch)]
+
+
+@lru_cache(maxsize=32768)
+def _readings(ch: str) -> tuple[str, ...]:
     from pypinyin import Style, pinyin
 
-    return [r[:3] for r in pinyin(text, style=Style.NORMAL, heteronym=True, errors="ignore")]
+    found = pinyin(ch, style=Style.NORMAL, heteronym=True, errors="ignore")
+    return tuple(found[0][:3]) if found else ()
 
 
 _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k", "h", "j", "q", "x", "r", "z", "c",
@@ -67,6 +78,7 @@ _INITIALS = ("zh", "ch", "sh", "b", "p", "m", "f", "d", "t", "n", "l", "g", "k",
 _MERGE_INITIAL = {"zh": "z", "ch": "c", "sh": "s", "n": "l", "f": "h", "r": "l"}
 
 
+@lru_cache(maxsize=4096)
 def fuzzy(syllable: str) -> str:
     initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
     final = syllable[len(initial):].replace("v", "u").replace("ü", "u")
@@ -110,9 +122,14 @@ def _char_sim(a: str, b: str, ra: tuple[str, ...], rb: tuple[str, ...]) -> float
         return 1.0
     if set(ra) & set(rb):
         return 0.85  # a homophone: same syllable, any tone
-    if {fuzzy(s) for s in ra} & {fuzzy(s) for s in rb}:
+    if _fuzzies(ra) & _fuzzies(rb):
         return 0.7  # sounds alike in a dialect
     return 0.0
+
+
+@lru_cache(maxsize=8192)
+def _fuzzies(readings: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(fuzzy(s) for s in readings)
 
 
 def _level(sims: list[float]) -> str | None:
@@ -413,7 +430,7 @@ def _name_keys(prefix: str, name: Name, wildcard: bool) -> set[str]:
 
 
 def index_keys(profile: Profile) -> set[str]:
-    """Keys under which a profile is found: fuzzy name readings, relatives, villages, county and prefecture."""
+    """Keys under which a profile is found: fuzzy name readings, relatives, villages, counties."""
     keys: set[str] = set()
     for name in profile.names:
         keys |= _name_keys("n", name, True)
@@ -426,14 +443,16 @@ def index_keys(profile: Profile) -> set[str]:
     for code in profile.places:
         if level_of(code) == 3:
             keys.add(f"p:{code}")
-        if level_of(code) >= 2:
-            keys.add(f"q:{code[:4]}00")
     return keys
 
 
-def is_broad(key: str) -> bool:
-    """Prefecture keys gather thousands of reports: used to find candidates only with a cap."""
-    return key.startswith("q:")
+def query_keys(profile: Profile) -> set[str]:
+    """The keys worth looking up: only pairs something identifies can be proposed (see `score`), so a
+    county is looked up only beside a mark (people who cannot say their name)."""
+    keys = index_keys(profile)
+    if not profile.marks:
+        keys = {k for k in keys if not k.startswith("p:")}
+    return keys
 
 
 # ---------------------------------------------------------------- scoring
@@ -496,41 +515,13 @@ def _places_text(codes) -> str | None:
 PLACE_LEVELS = {3: "county", 2: "prefecture", 1: "province"}
 
 
-def score(case: Profile, report: Profile, on: date | None = None) -> Scored:
-    """Score a case ↔ report pair by their descriptions; `on` is the day the case's age is read (arrival)."""
-    vetoes: list[str] = []
-    reasons: list[str] = []
+SIGNAL_ORDER = ("gender", "age", "name", "relative", "place", "village", "dialect", "marks")
+NOT_PROPOSED = Scored(0.0, 0.0, None)
+
+
+def _identifying(case: Profile, report: Profile) -> list[Signal]:
+    """Names, relatives, places, villages and marks: what can point at one person."""
     signals: list[Signal] = []
-    c_attrs, r_attrs = _case_attrs(case), _report_attrs(report)
-    on = on or c_attrs.seen_on or _date(case.found_on) or date.today()
-
-    # Sex: a veto when both are known and differ.
-    if case.sex in ("male", "female") and report.sex in ("male", "female"):
-        if case.sex != report.sex:
-            vetoes.append(f"sex differs ({case.sex} / {report.sex})")
-            signals.append(_sig("gender", case.sex, report.sex, "disagree"))
-        else:
-            signals.append(_sig("gender", case.sex, report.sex, "agree", "agree"))
-
-    # Found before going missing: a different person.
-    found, since = _date(case.found_on), _date(report.missing_since)
-    if found and since and (since - found).days > 30:
-        vetoes.append(f"found on {found.isoformat()}, before going missing on {since.isoformat()}")
-
-    # Age plausible at the arrival date (the report's age grows with the years since).
-    c_age, r_age = fusion.case_age(c_attrs, on), fusion.report_age(r_attrs, on)
-    if c_age and r_age is not None:
-        lo, hi = c_age
-        tol = fusion.tolerance(r_age)
-        shown = (fusion._fmt_range(c_age), str(r_age))
-        if lo - tol <= r_age <= hi + tol:
-            signals.append(_sig("age", *shown, "agree", "agree"))
-        elif lo - 2 * tol <= r_age <= hi + 2 * tol:
-            signals.append(_sig("age", *shown, "disagree", "disagree"))
-        else:
-            vetoes.append(f"age {r_age} cannot be the estimated {shown[0]}")
-            signals.append(_sig("age", *shown, "disagree"))
-
     # The person's own name (self-reported, or heard in an interview).
     level, ours, theirs = best_name(list(case.names) + list(case.heard), list(report.names))
     heard_own = level is not None and ours is not None and ours not in case.names
@@ -565,6 +556,65 @@ def score(case: Profile, report: Profile, on: date | None = None) -> Scored:
         signals.append(_sig("village", dict((k, w) for w, k in case.localities)[key],
                             dict((k, w) for w, k in report.localities)[key], "agree", "same"))
 
+    # Distinguishing marks on the same body part.
+    level = compare_marks(case.marks, report.marks)
+    if level:
+        show = lambda marks: "、".join("/".join(x for x in (m[2], m[1], m[0]) if x) for m in marks[:3])  # noqa: E731
+        signals.append(_sig("marks", show(case.marks), show(report.marks),
+                            "disagree" if level == "contradicts" else "agree", level))
+    return signals
+
+
+def _identified(signals) -> bool:
+    levels = {s.attr: s.level for s in signals if s.weight > 0}
+    # Something must point at this one person: a name, a relative or a village; or, for people who cannot
+    # say their name, the county together with the same mark on the same body part.
+    return bool(IDENTIFYING & set(levels)) or (levels.get("place") == "county" and levels.get("marks") == "same_place")
+
+
+def score(case: Profile, report: Profile, on: date | None = None, quick: bool = False) -> Scored:
+    """Score a case ↔ report pair by their descriptions; `on` is the day the case's age is read (arrival).
+
+    `quick`: a pair that cannot be proposed (sex differs, nothing identifies it) returns NOT_PROPOSED
+    without the rest of its evidence (ranking thousands of records)."""
+    known_sex = case.sex in ("male", "female") and report.sex in ("male", "female")
+    if quick and known_sex and case.sex != report.sex:
+        return NOT_PROPOSED
+    signals = _identifying(case, report)
+    if quick and not _identified(signals):
+        return NOT_PROPOSED
+    vetoes: list[str] = []
+    reasons: list[str] = []
+    c_attrs, r_attrs = _case_attrs(case), _report_attrs(report)
+    on = on or c_attrs.seen_on or _date(case.found_on) or date.today()
+
+    # Sex: a veto when both are known and differ.
+    if known_sex:
+        if case.sex != report.sex:
+            vetoes.append(f"sex differs ({case.sex} / {report.sex})")
+            signals.append(_sig("gender", case.sex, report.sex, "disagree"))
+        else:
+            signals.append(_sig("gender", case.sex, report.sex, "agree", "agree"))
+
+    # Found before going missing: a different person.
+    found, since = _date(case.found_on), _date(report.missing_since)
+    if found and since and (since - found).days > 30:
+        vetoes.append(f"found on {found.isoformat()}, before going missing on {since.isoformat()}")
+
+    # Age plausible at the arrival date (the report's age grows with the years since).
+    c_age, r_age = fusion.case_age(c_attrs, on), fusion.report_age(r_attrs, on)
+    if c_age and r_age is not None:
+        lo, hi = c_age
+        tol = fusion.tolerance(r_age)
+        shown = (fusion._fmt_range(c_age), str(r_age))
+        if lo - tol <= r_age <= hi + tol:
+            signals.append(_sig("age", *shown, "agree", "agree"))
+        elif lo - 2 * tol <= r_age <= hi + 2 * tol:
+            signals.append(_sig("age", *shown, "disagree", "disagree"))
+        else:
+            vetoes.append(f"age {r_age} cannot be the estimated {shown[0]}")
+            signals.append(_sig("age", *shown, "disagree"))
+
     # Accent → province, against the report's home province.
     report_provinces = {c[:2] + "0000" for c in report.places}
     if case.dialect_provinces and report_provinces:
@@ -572,25 +622,15 @@ def score(case: Profile, report: Profile, on: date | None = None) -> Scored:
         signals.append(_sig("dialect", _places_text(case.dialect_provinces), _places_text(sorted(report_provinces)),
                             "agree" if agree else "disagree", "agree" if agree else "disagree"))
 
-    # Distinguishing marks on the same body part.
-    level = compare_marks(case.marks, report.marks)
-    if level:
-        show = lambda marks: "、".join("/".join(x for x in (m[2], m[1], m[0]) if x) for m in marks[:3])  # noqa: E731
-        signals.append(_sig("marks", show(case.marks), show(report.marks),
-                            "disagree" if level == "contradicts" else "agree", level))
-
+    signals.sort(key=lambda s: SIGNAL_ORDER.index(s.attr))
     llr = sum(s.weight for s in signals)
-    identified = any(s.attr in IDENTIFYING and s.weight > 0 and (s.attr != "place" or s.level != "province")
-                     for s in signals)
     probability = 1 / (1 + math.exp(-(llr - math.log(PRIOR_REPORTS))))
     if vetoes:
         return Scored(llr, 0.0, None, tuple(signals), tuple(vetoes))
     band = None
-    if identified and llr >= LIKELY_AT:
-        band = "likely"
-    elif identified and llr >= POSSIBLE_AT:
-        band = "possible"
-    if band and any(s.verdict == "disagree" for s in signals if s.weight < -1.0) and band == "likely":
+    if _identified(signals):
+        band = "likely" if llr >= LIKELY_AT else "possible" if llr >= POSSIBLE_AT else None
+    if band == "likely" and any(s.verdict == "disagree" and s.weight < -1.0 for s in signals):
         band = "possible"
         reasons.append("an attribute disagrees: shown as possible")
     return Scored(llr, round(probability, 4), band, tuple(signals), tuple(reasons))

@@ -28,8 +28,7 @@ from ..models.types import utcnow
 
 log = logging.getLogger(__name__)
 
-SPECIFIC_LIMIT = 1000  # records sharing a name, relative, village or county key, most keys first
-BROAD_LIMIT = 600  # records sharing only the prefecture
+CANDIDATE_LIMIT = 800  # records sharing a name, relative, village or county key, most keys first
 
 
 # ---------------------------------------------------------------- reading records
@@ -101,21 +100,12 @@ def refresh_profile(kind: str, owner_id: int, clues) -> tuple[rules.Profile, boo
 
 
 def candidate_ids(keys: set[str], other_kind: str) -> list[int]:
-    """Records of the other side sharing index keys: specific keys first (most shared first), then the
-    prefecture's records up to a cap."""
-    specific = sorted(k for k in keys if not rules.is_broad(k))
-    broad = sorted(k for k in keys if rules.is_broad(k))
-    found: list[int] = []
-    if specific:
-        found = list(db.session.scalars(
-            select(ClueKey.owner_id).where(ClueKey.owner_kind == other_kind, ClueKey.key.in_(specific))
-            .group_by(ClueKey.owner_id).order_by(func.count().desc(), ClueKey.owner_id.desc()).limit(SPECIFIC_LIMIT)))
-    if broad:
-        seen = set(found)
-        found += [i for i in db.session.scalars(
-            select(ClueKey.owner_id).where(ClueKey.owner_kind == other_kind, ClueKey.key.in_(broad))
-            .order_by(ClueKey.owner_id.desc()).limit(BROAD_LIMIT)) if i not in seen]
-    return found
+    """Records of the other side sharing index keys, those sharing most first."""
+    if not keys:
+        return []
+    return list(db.session.scalars(
+        select(ClueKey.owner_id).where(ClueKey.owner_kind == other_kind, ClueKey.key.in_(sorted(keys)))
+        .group_by(ClueKey.owner_id).order_by(func.count().desc(), ClueKey.owner_id.desc()).limit(CANDIDATE_LIMIT)))
 
 
 def _profiles(kind: str, ids: list[int]) -> dict[int, rules.Profile]:
@@ -134,7 +124,7 @@ def rank(profile: rules.Profile, others: dict[int, rules.Profile], side: str, on
     """(other id, Scored) of the pairs that reach a band, best first."""
     scored = []
     for other_id, other in others.items():
-        s = rules.score(profile, other, on) if side == "case" else rules.score(other, profile, on)
+        s = rules.score(profile, other, on, quick=True) if side == "case" else rules.score(other, profile, on, quick=True)
         if s.band:
             scored.append((other_id, s))
     scored.sort(key=lambda kv: (kv[1].band != "likely", -kv[1].llr, kv[0]))
@@ -144,7 +134,7 @@ def rank(profile: rules.Profile, others: dict[int, rules.Profile], side: str, on
 def propose(profile: rules.Profile, side: str, on: date | None = None):
     """The pairs worth a person's time for a profile, without writing anything (benchmarks use this)."""
     other_kind = "report" if side == "case" else "case"
-    ids = candidate_ids(rules.index_keys(profile), other_kind)
+    ids = candidate_ids(rules.query_keys(profile), other_kind)
     return rank(profile, _profiles(other_kind, ids), side, on)
 
 
