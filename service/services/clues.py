@@ -18,6 +18,7 @@ import time
 from datetime import date
 
 from sqlalchemy import delete, func, or_, select
+from sqlalchemy.exc import IntegrityError
 
 from .. import tasking
 from ..domain import clues as rules
@@ -205,41 +206,67 @@ def after_decision(case_id: int) -> None:
     _interview_lead(case_id)
 
 
+def _retrying(work):
+    """Run `work` in its own transaction; a concurrent run of the same record (the sweep and an explicit
+    enqueue, a case's and a report's task on the same pair) that inserted first makes the insert fail:
+    roll back and run again, finding its rows this time."""
+    for attempt in range(3):
+        try:
+            return work()
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+            log.info("event=clues_retry attempt=%d", attempt + 1)
+
+
 def propose_for_case(case_id: int, now=None) -> dict:
-    started = time.monotonic()
-    case = db.session.get(Case, case_id)
-    if case is None:
-        return {"case_id": case_id, "result": "missing"}
-    profile, _changed = refresh_profile("case", case.id, case_clues(case))
-    outcomes: dict[str, int] = {}
-    if case.state in SEARCHING and case.identity_status != "confirmed":
-        for report_id, scored in propose(profile, "case")[: rules.PROPOSE_AT_MOST]:
-            result = upsert(case.id, report_id, scored)
-            outcomes[result] = outcomes.get(result, 0) + 1
-        _interview_lead(case.id)
-    db.session.commit()
-    log.info("event=clues_case case_id=%s outcomes=%s ms=%d", case_id, outcomes, (time.monotonic() - started) * 1000)
-    return {"case_id": case_id, **outcomes}
+    def work():
+        started = time.monotonic()
+        # One run per record at a time: the record's row is the lock.
+        case = db.session.scalar(select(Case).where(Case.id == case_id).with_for_update()
+                                 .execution_options(populate_existing=True))
+        if case is None:
+            db.session.rollback()
+            return {"case_id": case_id, "result": "missing"}
+        profile, _changed = refresh_profile("case", case.id, case_clues(case))
+        outcomes: dict[str, int] = {}
+        if case.state in SEARCHING and case.identity_status != "confirmed":
+            for report_id, scored in propose(profile, "case")[: rules.PROPOSE_AT_MOST]:
+                result = upsert(case.id, report_id, scored)
+                outcomes[result] = outcomes.get(result, 0) + 1
+            _interview_lead(case.id)
+        db.session.commit()
+        log.info("event=clues_case case_id=%s outcomes=%s ms=%d", case_id, outcomes, (time.monotonic() - started) * 1000)
+        return {"case_id": case_id, **outcomes}
+
+    return _retrying(work)
 
 
 def propose_for_report(report_id: int, now=None) -> dict:
-    started = time.monotonic()
-    report = db.session.get(GalleryReport, report_id)
-    if report is None:
-        return {"report_id": report_id, "result": "missing"}
-    profile, _changed = refresh_profile("report", report.id, report_clues(report))
-    outcomes: dict[str, int] = {}
-    if report.status == "open":
-        touched = set()
-        for case_id, scored in propose(profile, "report")[: rules.PROPOSE_AT_MOST]:
-            result = upsert(case_id, report.id, scored)
-            outcomes[result] = outcomes.get(result, 0) + 1
-            touched.add(case_id)
-        for case_id in touched:
-            _interview_lead(case_id)
-    db.session.commit()
-    log.info("event=clues_report report_id=%s outcomes=%s ms=%d", report_id, outcomes, (time.monotonic() - started) * 1000)
-    return {"report_id": report_id, **outcomes}
+    def work():
+        started = time.monotonic()
+        report = db.session.scalar(select(GalleryReport).where(GalleryReport.id == report_id).with_for_update()
+                                   .execution_options(populate_existing=True))
+        if report is None:
+            db.session.rollback()
+            return {"report_id": report_id, "result": "missing"}
+        profile, _changed = refresh_profile("report", report.id, report_clues(report))
+        outcomes: dict[str, int] = {}
+        if report.status == "open":
+            touched = set()
+            for case_id, scored in propose(profile, "report")[: rules.PROPOSE_AT_MOST]:
+                result = upsert(case_id, report.id, scored)
+                outcomes[result] = outcomes.get(result, 0) + 1
+                touched.add(case_id)
+            for case_id in sorted(touched):
+                _interview_lead(case_id)
+        db.session.commit()
+        log.info("event=clues_report report_id=%s outcomes=%s ms=%d", report_id, outcomes,
+                 (time.monotonic() - started) * 1000)
+        return {"report_id": report_id, **outcomes}
+
+    return _retrying(work)
 
 
 # ---------------------------------------------------------------- queueing

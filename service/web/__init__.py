@@ -103,6 +103,11 @@ EVENT_LABELS = {
     "settlement_review": _l("Settlement review"),
     "notice_approved": _l("Notice of a minor approved"),
     "exit": _l("Left the station"),
+    "family_verified": _l("Family verified"),
+    "handover_approved": _l("Handover approved by a supervisor"),
+    "family_verification_withdrawn": _l("Family verification withdrawn"),
+    "follow_up": _l("Follow-up call after the return"),
+    "re_arrival": _l("Back at a station after going home"),
 }
 
 
