@@ -622,6 +622,9 @@ def score(case: Profile, report: Profile, on: date | None = None, quick: bool = 
         signals.append(_sig("dialect", _places_text(case.dialect_provinces), _places_text(sorted(report_provinces)),
                             "agree" if agree else "disagree", "agree" if agree else "disagree"))
 
+    years = long_missing_child(r_attrs.age_at_missing, r_attrs.birth_date, r_attrs.missing_since, on)
+    if years:
+        reasons.append(f"a child missing for {years} years: photos are out of date; rely on clues, DNA and interviews")
     signals.sort(key=lambda s: SIGNAL_ORDER.index(s.attr))
     llr = sum(s.weight for s in signals)
     probability = 1 / (1 + math.exp(-(llr - math.log(PRIOR_REPORTS))))

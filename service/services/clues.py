@@ -29,7 +29,7 @@ from ..models.types import utcnow
 
 log = logging.getLogger(__name__)
 
-CANDIDATE_LIMIT = 800  # records sharing a name, relative, village or county key, most keys first
+CANDIDATE_LIMIT = 300  # records sharing a name, relative, village or county key, most keys first
 
 
 # ---------------------------------------------------------------- reading records
