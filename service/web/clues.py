@@ -20,44 +20,39 @@ def _back(case_id: int, anchor: str = "#handover"):
     return redirect(url_for("cases.show_case", case_id=case_id) + anchor)
 
 
+def _attempt(action, done: str, prefix: str = "") -> bool:
+    """Run a service call; a domain error is rolled back and shown, success flashed."""
+    try:
+        action()
+    except DomainError as exc:
+        db.session.rollback()
+        flash(f"{prefix}{exc.message}", "error")
+        return False
+    flash(done, "success")
+    return True
+
+
 @bp.post("/cases/<int:case_id>/verifications")
 @role_required("staff")
 def verify(case_id: int):
-    raw = request.form.to_dict()
-    raw["evidence"] = request.form.getlist("evidence")
-    try:
-        handover.record(current_user, case_id, raw, client_ip())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(f"{_('Not saved')}: {exc.message}", "error")
-    else:
-        flash(_("Family verification recorded."), "success")
+    raw = {**request.form.to_dict(), "evidence": request.form.getlist("evidence")}
+    _attempt(lambda: handover.record(current_user, case_id, raw, client_ip()), _("Family verification recorded."),
+             f"{_('Not saved')}: ")
     return _back(case_id)
 
 
 @bp.post("/cases/<int:case_id>/verifications/<int:verification_id>/approve")
 @role_required("supervisor")
 def approve(case_id: int, verification_id: int):
-    try:
-        handover.approve(current_user, case_id, verification_id, client_ip())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Handover approved."), "success")
+    _attempt(lambda: handover.approve(current_user, case_id, verification_id, client_ip()), _("Handover approved."))
     return _back(case_id)
 
 
 @bp.post("/cases/<int:case_id>/verifications/<int:verification_id>/withdraw")
 @role_required("staff")
 def withdraw(case_id: int, verification_id: int):
-    try:
-        handover.revoke(current_user, case_id, verification_id, request.form.get("note"), client_ip())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Verification withdrawn."), "success")
+    _attempt(lambda: handover.revoke(current_user, case_id, verification_id, request.form.get("note"), client_ip()),
+             _("Verification withdrawn."))
     return _back(case_id)
 
 
@@ -82,15 +77,9 @@ def followup_queue():
 @bp.post("/followups/<int:follow_up_id>")
 @role_required("staff")
 def record_followup(follow_up_id: int):
-    try:
-        followups.record_outcome(current_user, follow_up_id, request.form.get("outcome"), request.form.get("note"),
-                                 client_ip())
-    except DomainError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        flash(_("Follow-up recorded."), "success")
-    return redirect(request.form.get("next") or url_for("clues.followup_queue"))
+    _attempt(lambda: followups.record_outcome(current_user, follow_up_id, request.form.get("outcome"),
+                                              request.form.get("note"), client_ip()), _("Follow-up recorded."))
+    return redirect(url_for("clues.followup_queue"))
 
 
 @bp.get("/alerts/re-arrivals")
