@@ -24,11 +24,10 @@ import os
 import platform
 import random
 import secrets
-import statistics
 import sys
 import time
-from collections import Counter, defaultdict
-from datetime import date, datetime, timedelta, timezone
+from collections import Counter
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import sqlalchemy as sa

@@ -19,8 +19,9 @@ import random
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from service.demo import GIVEN, HOMES, SURNAMES
-from service.domain.clues import CaseClues, ReportClues, _pinyin, fuzzy
+from service.demo.people import GIVEN, HOMES, SURNAMES
+from service.domain.clue_readings import _pinyin, fuzzy
+from service.domain.clues import CaseClues, ReportClues
 from service.domain.gazetteer import level_of, load as gazetteer, stem
 
 # Characters of Chinese given names (common in the generation of people now 20–80), beside demo.GIVEN.
