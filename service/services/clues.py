@@ -280,7 +280,7 @@ def queue_report(report_id: int) -> bool:
     return tasking.enqueue(tasking.CLUES_REPORT, report_id)
 
 
-def stale(limit: int = 500) -> tuple[list[int], list[int]]:
+def stale(limit: int = 5000) -> tuple[list[int], list[int]]:
     """Cases and reports whose facts or interviews changed since their profile was read (or never read)."""
     case_profile = select(ClueProfile.owner_id, ClueProfile.built_at).where(ClueProfile.owner_kind == "case").subquery()
     last_interview = (select(SearchChannel.case_id, func.max(ChannelEvent.at).label("at"))
