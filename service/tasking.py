@@ -111,7 +111,8 @@ def init_celery(app, celery) -> None:
             "rebuild-gallery-index": {"task": REBUILD_INDEX, "schedule": 3600.0},
             "erase-biometrics": {"task": ERASE_BIOMETRICS, "schedule": 6 * 3600.0},
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
-            "sweep-clues": {"task": SWEEP_CLUES, "schedule": 300.0},
+            # Description candidates of records changed since read (intake, corrections, imports, lost messages).
+            "sweep-clues": {"task": SWEEP_CLUES, "schedule": 120.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

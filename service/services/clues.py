@@ -6,8 +6,11 @@ side's keys, scores the few hundred records found, and upserts CandidateMatch ro
 on the same pair key as face matches (g:<case>:<report>), so a pair seen by both channels is one row with
 the two scores fused. Decided rows are never touched again: a "no" stays a no.
 
-Runs in the background by id (tasking.CLUES_CASE / CLUES_REPORT); the sweep re-queues records whose
-facts or interviews changed since their profile was read, so a lost message or a bulk import is caught.
+Runs in the background by id (tasking.CLUES_CASE / CLUES_REPORT): queued at once after an interview step, and
+after an arrival or report whose photos the broker just took; everything else (arrivals and reports without
+photos, corrections, imports, lost messages) is found by the sweep every two minutes, which re-queues records
+whose facts or interviews changed since their profile was read. No request waits on a broker that is down
+for clues' sake.
 """
 from __future__ import annotations
 

@@ -200,9 +200,10 @@ def register_arrival(
         raise
     log.info("event=case_registered case_id=%s photos=%s", case.id, len(photos))
     queued = queue_photos([p.id for p in photos])
-    from .clues import queue_case
+    if photos and queued:  # the broker just took the photos: ask for description candidates too (else the sweep)
+        from .clues import queue_case
 
-    queue_case(case.id)  # what the person said at intake: description candidates
+        queue_case(case.id)
     return Registration(case, created=True, queued=queued)
 
 
