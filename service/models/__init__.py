@@ -6,10 +6,10 @@ from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
+from .family_search import DeadlineAlert, FamilyContact
 from .returns import FollowUp, HandoverVerification, ReArrivalAlert
-from .search import DeadlineAlert, FamilyContact
 from .station import Station
-from .user import ROLES, ApiToken, User
+from .user import ApiToken, User
 
 __all__ = [
     "ReArrivalAlert",
@@ -33,7 +33,6 @@ __all__ = [
     "Notice",
     "PatrolRun",
     "Photo",
-    "ROLES",
     "SearchChannel",
     "Station",
     "User",

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import tasking
 from ..domain import clues as rules
-from ..domain.rules import SEARCHING
+from ..domain.lifecycle import SEARCHING
 from ..extensions import db
 from ..models import CandidateMatch, Case, ChannelEvent, ClueKey, ClueProfile, GalleryReport, SearchChannel
 from ..models.types import utcnow

@@ -13,7 +13,7 @@ from service.domain.errors import Forbidden
 from service.matching import candidates as face_candidates
 from service.models import CandidateMatch, Case, ClueKey, FollowUp, GalleryReport, ReArrivalAlert
 from service.models.types import utcnow
-from service.services import clues, followups, handover, review, search, stats
+from service.services import clues, family_search as search, followups, handover, review, stats
 from service.services.exits import exit_case
 from service.services.intake import register_arrival
 from service.services.reports import create_report

@@ -8,7 +8,7 @@ import pytest
 
 from service.models import CandidateMatch, HandoverVerification
 from service.models.types import utcnow
-from service.services import clues, followups, search
+from service.services import clues, family_search as search, followups
 from service.services.intake import register_arrival
 from service.services.reports import create_report
 from tests.conftest import login
