@@ -8,7 +8,7 @@ from ..services import followups, handover
 from ..services.cases import get_case
 from . import api_bp
 from .auth import api_role, current_api_user
-from .routes import _json_body
+from .inputs import json_body
 from .schemas import iso
 
 
@@ -35,7 +35,7 @@ def verifications_index(case_id: int):
 @api_bp.post("/cases/<int:case_id>/verifications")
 @api_role("staff")
 def verification_create(case_id: int):
-    body = _json_body()
+    body = json_body()
     if not isinstance(body.get("evidence"), list):
         raise InvalidValue("evidence must be a list", "evidence")
     details = body.get("details") or {}
@@ -64,7 +64,7 @@ def followups_queue():
 @api_bp.post("/followups/<int:follow_up_id>")
 @api_role("staff")
 def followup_record(follow_up_id: int):
-    body = _json_body()
+    body = json_body()
     row = followups.record_outcome(current_api_user(), follow_up_id, body.get("outcome"), body.get("note"),
                                    request.remote_addr)
     return jsonify(follow_up_json(row))

@@ -29,6 +29,14 @@ def _login(page, base, username):
     expect(page).not_to_have_url(re.compile(r"/login"))
 
 
+def _pickup(page):
+    page.select_option("#exit-type", "family_pickup")
+    page.fill("input[name=collector_name]", "王德明")
+    page.fill("input[name=collector_id_number]", "11010519491231002X")
+    page.fill("input[name=relation]", "儿子")
+    page.get_by_test_id("exit-submit").click()
+
+
 def _reload_until(page, testid, text, seconds=30):
     """The worker proposes in the background: reload the page until its result shows."""
     deadline = time.monotonic() + seconds
@@ -80,11 +88,7 @@ def test_interview_clues_find_the_report_then_a_verified_pickup(page, live_serve
     # Not handed to an unverified family: the exit is refused until a verification is recorded.
     page.get_by_test_id("exit-link").click()
     expect(page.get_by_test_id("handover-problem")).to_contain_text("尚未记录亲属核实")
-    page.select_option("#exit-type", "family_pickup")
-    page.fill("input[name=collector_name]", "王德明")
-    page.fill("input[name=collector_id_number]", "11010519491231002X")
-    page.fill("input[name=relation]", "儿子")
-    page.get_by_test_id("exit-submit").click()
+    _pickup(page)
     expect(page.get_by_test_id("exit-error")).to_contain_text("verified family")
 
     page.goto(f"{live_server}/cases/{case.id}#handover")
@@ -99,11 +103,7 @@ def test_interview_clues_find_the_report_then_a_verified_pickup(page, live_serve
 
     page.get_by_test_id("exit-link").click()
     expect(page.get_by_test_id("handover-verified")).to_be_visible()
-    page.select_option("#exit-type", "family_pickup")
-    page.fill("input[name=collector_name]", "王德明")
-    page.fill("input[name=collector_id_number]", "11010519491231002X")
-    page.fill("input[name=relation]", "儿子")
-    page.get_by_test_id("exit-submit").click()
+    _pickup(page)
     expect(page.get_by_test_id("exit-type")).to_have_text("亲属接领")
     expect(page.get_by_test_id("case-followups")).to_contain_text("1周回访")
     screenshot(page, "verified-pickup")
