@@ -34,6 +34,7 @@ SWEEP_DEADLINES = "workers.tasks.sweep_deadlines"
 CLUES_CASE = "workers.tasks.clues_propose_case"
 CLUES_REPORT = "workers.tasks.clues_propose_report"
 SWEEP_CLUES = "workers.tasks.sweep_clues"
+PRIVACY_WATCH = "workers.tasks.privacy_watch"
 
 QUEUE_OF = {
     PROCESS_PHOTO: DEFAULT_QUEUE,
@@ -45,6 +46,7 @@ QUEUE_OF = {
     CLUES_CASE: DEFAULT_QUEUE,
     CLUES_REPORT: DEFAULT_QUEUE,
     SWEEP_CLUES: DEFAULT_QUEUE,
+    PRIVACY_WATCH: DEFAULT_QUEUE,
     MATCH_CASE: SEARCH_QUEUE,
     MATCH_REPORT: SEARCH_QUEUE,
     MATCH_LEAD: SEARCH_QUEUE,
@@ -113,6 +115,8 @@ def init_celery(app, celery) -> None:
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
             # Description candidates of records changed since read (intake, corrections, imports, lost messages).
             "sweep-clues": {"task": SWEEP_CLUES, "schedule": 120.0},
+            # Enrolment threshold and face-search volume per account (services/privacy.py).
+            "privacy-watch": {"task": PRIVACY_WATCH, "schedule": 300.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

@@ -140,3 +140,11 @@ def sweep_clues() -> int:
     from service.services import clues
 
     return clues.sweep()
+
+
+@_task(tasking.PRIVACY_WATCH, max_retries=3)
+def privacy_watch() -> dict:
+    """Beat job: enrolment past the filing threshold, unusual face-search volume per account → admins."""
+    from service.services import privacy
+
+    return privacy.watch(_settings())

@@ -1,7 +1,7 @@
 """clues: description matching, family verification, follow-ups, re-arrival alerts
 
 Revision ID: 0009_clues
-Revises: 0005_street_leads
+Revises: 0008_face_templates
 Create Date: 2026-12-04 16:02:28.935859
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.models.types
 
 
 revision = '0009_clues'
-down_revision = '0005_street_leads'
+down_revision = '0008_face_templates'
 branch_labels = None
 depends_on = None
 

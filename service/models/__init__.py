@@ -4,10 +4,11 @@ from .clues import ClueKey, ClueProfile
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
-from .match import CandidateMatch, Face
+from .match import CandidateMatch, Face, FaceTemplate
 from .notice import Notice
 from .family_search import DeadlineAlert, FamilyContact
 from .returns import FollowUp, HandoverVerification, ReArrivalAlert
+from .privacy import BiometricBasis, PrivacyAlert, ProcessingRecord
 from .station import Station
 from .user import ApiToken, User
 
@@ -19,6 +20,7 @@ __all__ = [
     "ClueKey",
     "ApiToken",
     "AuditEntry",
+    "BiometricBasis",
     "CandidateMatch",
     "Campaign",
     "Case",
@@ -27,12 +29,15 @@ __all__ = [
     "DeadlineAlert",
     "FamilyContact",
     "Face",
+    "FaceTemplate",
     "GalleryReport",
     "Job",
     "Lead",
     "Notice",
     "PatrolRun",
     "Photo",
+    "PrivacyAlert",
+    "ProcessingRecord",
     "SearchChannel",
     "Station",
     "User",

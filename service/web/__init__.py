@@ -23,10 +23,11 @@ def register_web(app: Flask) -> None:
     from .supervisor import bp as supervisor_bp
     from .leads import bp as leads_bp
     from .clues import bp as clues_bp
+    from .privacy import bp as privacy_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp, leads_bp,
-               clues_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp,
+               leads_bp, privacy_bp, clues_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
