@@ -31,6 +31,9 @@ RUN_JOB = "workers.tasks.run_job"
 RUN_SEARCH_JOB = "workers.tasks.search_run_job"
 ERASE_BIOMETRICS = "workers.tasks.erase_biometrics"
 SWEEP_DEADLINES = "workers.tasks.sweep_deadlines"
+CLUES_CASE = "workers.tasks.clues_propose_case"
+CLUES_REPORT = "workers.tasks.clues_propose_report"
+SWEEP_CLUES = "workers.tasks.sweep_clues"
 PRIVACY_WATCH = "workers.tasks.privacy_watch"
 
 QUEUE_OF = {
@@ -39,6 +42,10 @@ QUEUE_OF = {
     RUN_JOB: DEFAULT_QUEUE,
     ERASE_BIOMETRICS: DEFAULT_QUEUE,
     SWEEP_DEADLINES: DEFAULT_QUEUE,
+    # Description matching reads its index from the database: any worker of the default queue.
+    CLUES_CASE: DEFAULT_QUEUE,
+    CLUES_REPORT: DEFAULT_QUEUE,
+    SWEEP_CLUES: DEFAULT_QUEUE,
     PRIVACY_WATCH: DEFAULT_QUEUE,
     MATCH_CASE: SEARCH_QUEUE,
     MATCH_REPORT: SEARCH_QUEUE,
@@ -106,6 +113,8 @@ def init_celery(app, celery) -> None:
             "rebuild-gallery-index": {"task": REBUILD_INDEX, "schedule": 3600.0},
             "erase-biometrics": {"task": ERASE_BIOMETRICS, "schedule": 6 * 3600.0},
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
+            # Description candidates of records changed since read (intake, corrections, imports, lost messages).
+            "sweep-clues": {"task": SWEEP_CLUES, "schedule": 120.0},
             # Enrolment threshold and face-search volume per account (services/privacy.py).
             "privacy-watch": {"task": PRIVACY_WATCH, "schedule": 300.0},
         },

@@ -10,7 +10,7 @@ from ..domain.intake import CATEGORIES
 from ..domain.lifecycle import OPEN_STATES as START_STATES
 from ..formats.fields import CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS
 from ..formats.values import properties
-from .openapi_paths import (PHOTOS, errors, gallery_paths, json_body, lead_paths, ref, search_paths,
+from .openapi_paths import (PHOTOS, clue_paths, errors, gallery_paths, json_body, lead_paths, ref, search_paths,
                             supervisor_paths)
 
 
@@ -77,6 +77,7 @@ def spec() -> dict:
             **search_paths(bearer),
             **supervisor_paths(bearer),
             **lead_paths(bearer),
+            **clue_paths(bearer),
             "/api/v1/photos/{sha256}": {"get": {
                 "security": bearer,
                 "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],

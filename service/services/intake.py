@@ -164,6 +164,10 @@ def register_arrival(
         raise
     log.info("event=case_registered case_id=%s photos=%s", arrival.case.id, len(arrival.photos))
     queued = queue_photos([p.id for p in arrival.photos])
+    if arrival.photos and queued:  # the broker just took the photos: description candidates too (else the sweep)
+        from .clues import queue_case
+
+        queue_case(arrival.case.id)
     return Registration(arrival.case, created=True, queued=queued)
 
 

@@ -22,11 +22,12 @@ def register_web(app: Flask) -> None:
     from .family_search import bp as family_search_bp
     from .supervisor import bp as supervisor_bp
     from .leads import bp as leads_bp
+    from .clues import bp as clues_bp
     from .privacy import bp as privacy_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
     for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp,
-               leads_bp, privacy_bp):
+               leads_bp, privacy_bp, clues_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -106,6 +107,11 @@ EVENT_LABELS = {
     "settlement_review": _l("Settlement review"),
     "notice_approved": _l("Notice of a minor approved"),
     "exit": _l("Left the station"),
+    "family_verified": _l("Family verified"),
+    "handover_approved": _l("Handover approved by a supervisor"),
+    "family_verification_withdrawn": _l("Family verification withdrawn"),
+    "follow_up": _l("Follow-up call after the return"),
+    "re_arrival": _l("Back at a station after going home"),
 }
 
 
