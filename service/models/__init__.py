@@ -2,6 +2,7 @@
 from .audit import AuditEntry
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
+from .heartbeat import Heartbeat
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
@@ -21,6 +22,7 @@ __all__ = [
     "FamilyContact",
     "Face",
     "GalleryReport",
+    "Heartbeat",
     "Job",
     "Lead",
     "Notice",

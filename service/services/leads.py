@@ -20,7 +20,7 @@ from ..models import Campaign, Lead, Photo, User
 from ..models.types import utcnow
 from . import audit
 from .fields import parse_timestamp
-from ..matching.photos import queue_photos
+from .queueing import queue_photos
 from .intake import StorageFull, Upload, _attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
 
 log = logging.getLogger(__name__)

@@ -22,6 +22,7 @@ RANK = {None: 0, "reporter": 0.5, "staff": 1, "supervisor": 2, "admin": 3}
 PUBLIC = {
     "static": "CSS and JS of the pages",
     "healthz": "load-balancer liveness (API.md)",
+    "readyz": "operators' monitoring: background work and stuck photos, no personal data (README)",
     "api.token": "how an API client logs in (API.md)",
     "api.openapi": "the API description (no data)",
     "auth.login": "the login form",
