@@ -136,3 +136,13 @@ def test_operators_are_alerted_once_per_change(db, users, settings):
     liveness.record("beat")
     assert liveness.check_and_alert(settings, notifier) == []
     assert len(notifier.sent) == 2 and "running again" in notifier.sent[1][0]
+
+
+def test_cli_prints_the_signals_and_fails_a_required_one(app, db):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["liveness", "--require", "db"])
+    assert result.exit_code == 0 and '"db": "ok"' in result.output
+    result = runner.invoke(args=["liveness", "--require", "beat"])  # a container health check: no tick yet
+    assert result.exit_code == 1 and "not fine: beat" in result.output
+    liveness.record("beat")
+    assert runner.invoke(args=["liveness", "--require", "beat"]).exit_code == 0
