@@ -235,8 +235,8 @@ class Supervised:
 
     BACKGROUND = ("worker", "search", "beat")
 
-    def __init__(self, proc: Proc, port: int):
-        self.proc, self.port = proc, port
+    def __init__(self, proc: Proc, port: int, background: tuple[str, ...] = BACKGROUND):
+        self.proc, self.port, self.background = proc, port, background
 
     @classmethod
     def make_run(cls, env: dict, log: Path) -> "Supervised":
@@ -244,23 +244,26 @@ class Supervised:
         return cls(Proc(["bash", "scripts/run.sh"], {**env, "HUIJIA_PORT": str(port)}, log), port)
 
     @classmethod
-    def processes(cls, env: dict, log: Path, web_workers: int = 2, concurrency: int = 2) -> "Supervised":
+    def processes(cls, env: dict, log: Path, web_workers: int = 2, threads: int | None = 4, workers: int = 1,
+                  concurrency: int = 2, web_args: str = "") -> "Supervised":
+        """docker-compose's processes: gunicorn, `workers` Celery workers on `default`, the search worker, beat."""
         port = spare_port()
         celery = f"{VENV_BIN / 'celery'} -A workers.celery_app"
+        names = ["worker"] + [f"worker{i}" for i in range(2, workers + 1)]
         args = [str(VENV_BIN / "python"), "scripts/supervise.py", "--watch", f"http://127.0.0.1:{port}/readyz",
-                f"web={VENV_BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers {web_workers} --threads 4 "
-                "--timeout 120 service:create_app()",
-                f"worker={celery} worker -l INFO -c {concurrency} -Q default -n default@%h",
-                f"search={celery} worker -l INFO -c 1 -Q search -n search@%h",
-                f"beat={celery} beat -l INFO -s {log.parent / 'beat-schedule'}"]
-        return cls(Proc(args, env, log), port)
+                f"web={VENV_BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers {web_workers} "
+                + (f"--threads {threads} " if threads else "") + f"--timeout 120 {web_args} service:create_app()"]
+        args += [f"{name}={celery} worker -l INFO -c {concurrency} -Q default -n {name}@%h" for name in names]
+        args += [f"search={celery} worker -l INFO -c 1 -Q search -n search@%h",
+                 f"beat={celery} beat -l INFO -s {log.parent / 'beat-schedule'}"]
+        return cls(Proc(args, env, log), port, (*names, "search", "beat"))
 
     @property
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def wait_ready(self, timeout: float = 120) -> None:
-        wait_for(lambda: _answers(f"{self.base}/healthz") and set(self.pids()) >= {"web", *self.BACKGROUND},
+        wait_for(lambda: _answers(f"{self.base}/healthz") and set(self.pids()) >= {"web", *self.background},
                  timeout, what=f"the supervised stack to start\n{self.proc.tail()}")
 
     def pids(self) -> dict[str, int]:
@@ -270,7 +273,7 @@ class Supervised:
     def kill_background(self) -> dict[str, list[int]]:
         """SIGKILL every worker process (main and pool children) and beat at once; {name: pids killed}."""
         killed = {}
-        for name in self.BACKGROUND:
+        for name in self.background:
             main = self.pids()[name]
             group = [main, *children_of(main)]
             for pid in group:
