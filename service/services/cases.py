@@ -11,7 +11,8 @@ from ..extensions import db
 from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
 from . import audit
-from .fields import LOCAL_TZ, parse_case_fields
+from ..formats.fields import parse_case_fields
+from ..formats.values import LOCAL_TZ
 from .intake import _finish_person, apply_intake_rules
 
 OPEN_STATES = ("in_station", "in_hospital")

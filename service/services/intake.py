@@ -14,7 +14,7 @@ from ..extensions import db
 from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
 from ..models.types import utcnow
 from . import audit
-from .fields import parse_case_fields
+from ..formats.fields import parse_case_fields
 from .queueing import queue_photos
 from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
 

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Campaign, Lead, Photo, User
 from ..models.types import utcnow
 from . import audit
-from .fields import parse_timestamp
+from ..formats.fields import parse_timestamp
 from .queueing import queue_photos
 from .intake import StorageFull, Upload, _attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
 

@@ -1,8 +1,6 @@
 """Street leads: the reporters' phone page, the dispatch desk, patrols, campaigns, reporter accounts."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -16,7 +14,6 @@ from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
 from ..models import Case, Face, GalleryReport, Lead, User
 from ..services import audit, campaigns, leads, uploads
-from ..services.exports import safe_cell
 from ..services.users import create_user
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
@@ -263,28 +260,13 @@ def campaign_show(campaign_id: int):
     return render_template("leads/campaign.html", campaign=campaign, report=campaigns.campaign_report(current_user, campaign))
 
 
-CSV_COLUMNS = ("lead_id", "reported_at", "seen_at", "source", "urgency", "place", "lat", "lng", "status", "team",
-               "assigned_at", "on_site_at", "closed_at", "outcome", "minutes_to_on_site", "case_no")
-
-
 @bp.get("/campaigns/<int:campaign_id>.csv")
 @role_required("supervisor")
 def campaign_csv(campaign_id: int):
     campaign = campaigns.get_campaign(current_user, campaign_id)
-    report = campaigns.campaign_report(current_user, campaign)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    case_nos = dict(db.session.query(Case.id, Case.case_no).filter(
-        Case.id.in_([lead.case_id for lead in report["lead_rows"] if lead.case_id])).all())
-    for lead in report["lead_rows"]:
-        to_site = leads.response_times(lead).to_on_site
-        writer.writerow([safe_cell(v) for v in (
-            lead.id, lead.reported_at, lead.seen_at, lead.source, ",".join(lead.urgency or []), lead.place, lead.lat,
-            lead.lng, lead.status, lead.team, lead.assigned_at, lead.on_site_at, lead.closed_at, lead.outcome,
-            round(to_site.total_seconds() / 60, 1) if to_site else "", case_nos.get(lead.case_id, ""))])
-    audit_view("campaign.export", "campaign", campaign.id, {"rows": len(report["lead_rows"])})
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+    data, rows = campaigns.campaign_csv(current_user, campaign)
+    audit_view("campaign.export", "campaign", campaign.id, {"rows": rows})
+    return Response(data, mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=campaign-{campaign.id}.csv"})
 
 
