@@ -3,7 +3,9 @@
 Task names and queues are declared here once; services enqueue by these names (never by a string of
 their own), and `workers/tasks.py` registers the functions under the same names.
 The database is the source of truth: a message that cannot be sent now is re-sent by the sweeper
-(SWEEP_PENDING), so a broker outage never loses a registration.
+(SWEEP_PENDING), so a broker outage never loses a registration, and a send never holds up a clerk: one
+connection attempt, then the breaker skips the broker for a while. Beat's scheduler marks each tick in the
+database, and `broker_report` says what the broker holds: both for the liveness signals (services.liveness).
 """
 from __future__ import annotations
 

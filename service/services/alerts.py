@@ -1,4 +1,7 @@
-"""Deadline sweep: record overdue steps as alerts (idempotent) and tell supervisors through a notifier."""
+"""Deadline sweep: record overdue steps as alerts (idempotent) and tell supervisors through a notifier.
+
+The same notifiers tell operators (admins and supervisors) when the background work stops (services.liveness).
+"""
 from __future__ import annotations
 
 import logging
