@@ -177,7 +177,8 @@ def main() -> int:
                                  web_args=f"--access-logfile {logs / 'access.log'}")
     engine = sa.create_engine(database.url)
     result: dict = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "host": platform.node(),
-                    "cpus": os.cpu_count(), "database": database.where, "settings": settings,
+                    "cpus": os.cpu_count(), "load_average_before": [round(x, 1) for x in os.getloadavg()],
+                    "database": database.where, "settings": settings,
                     "arrivals": args.arrivals, "clients": args.clients, "outage_s": args.outage, "think_s": think,
                     "photo_side": args.photo_side}
     try:
@@ -288,7 +289,8 @@ def markdown(r: dict) -> str:
     met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
     p95_out = intake["during_outage"]["p95"]
     lines = [
-        f"# Faults under load ({r['when']}, {r['cpus']} cores, {r['database']})",
+        f"# Faults under load ({r['when']}, {r['cpus']} cores, load average before the run "
+        f"{r['load_average_before']}, {r['database']})",
         "",
         f"{r['arrivals']} arrivals from {r['clients']} clients (photo {r['photo_side']} px, "
         f"{'no pause' if not r['think_s'][1] else 'each pausing %g–%g s between registrations' % tuple(r['think_s'])}, "
@@ -311,7 +313,8 @@ def markdown(r: dict) -> str:
         f"| broker back → every photo pending then re-sent (or finished) | {r['broker_back_to_all_requeued_s']} s | "
         f"≤ {target['requeued_after_return_s']} s: "
         f"{met(r['broker_back_to_all_requeued_s'] is not None and r['broker_back_to_all_requeued_s'] <= target['requeued_after_return_s'])} |",
-        f"| broker back → every photo finished | {r['broker_back_to_all_finished_s']} s | — |",
+        f"| broker back → all answered and every photo finished (arrivals go on meanwhile) | "
+        f"{r['broker_back_to_all_finished_s']} s | — |",
         f"| hung beat (SIGSTOP) → /healthz `beat: stale` | {r['hung_beat_shown_on_healthz_s']} s | ≤ "
         f"{r['beat_stale_after_s']} s (2 sweep intervals): {met(r['hung_beat_shown_on_healthz_s'] <= r['beat_stale_after_s'])} |",
         "",
