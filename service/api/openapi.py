@@ -7,9 +7,9 @@ bounds and choices. Paths are listed here and in openapi_paths.py.
 from __future__ import annotations
 
 from ..domain.intake import CATEGORIES
+from ..domain.lifecycle import OPEN_STATES as START_STATES
 from ..formats.fields import CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS
 from ..formats.values import properties
-from ..services.intake import START_STATES
 from .openapi_paths import (PHOTOS, errors, gallery_paths, json_body, lead_paths, ref, search_paths,
                             supervisor_paths)
 

@@ -22,7 +22,6 @@ CLOTHING = ("深蓝色棉衣、黑裤", "灰色夹克、运动鞋", "红色羽�
 MARKS = ("左眉有痣", "右手缺指", "额头有疤", "左臂纹身", "右腿跛行", "耳后胎记", None, None, None)
 # Which channel produced the decisive lead (national figures: interviews and the portal do most of the work).
 DECISIVE = (("interview", 34), ("portal", 26), ("dna", 15), ("face", 13), ("toutiao", 8), ("newspaper", 4))
-CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
 # A few arrivals with a set story, so that every state shows whatever the dice say:
 # index → (unidentified outcome, days since arrival at least, who).
 SCRIPTED = {

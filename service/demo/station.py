@@ -4,11 +4,12 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta
 
+from ..domain.channels import CHANNELS
+from ..domain.deadlines import CHINA_TZ
 from ..domain.lifecycle import EXIT_RULES
-from ..domain.rules import CHINA_TZ
 from ..extensions import db
 from ..models import CandidateMatch, Case, CaseEvent, ChannelEvent, FamilyContact, GalleryReport, SearchChannel, Station
-from .people import (CHANNELS, CLOTHING, DAYS, DECISIVE, ENGINE, GIVEN, HOME_SCRIPTS, MARKS, PLACES, SCRIPTED,
+from .people import (CLOTHING, DAYS, DECISIVE, ENGINE, GIVEN, HOME_SCRIPTS, MARKS, PLACES, SCRIPTED,
                      SURNAMES, Person, invent_person, weighted)
 from .street import street_leads
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
-from ..domain.rules import CHINA_TZ
+from ..domain.deadlines import CHINA_TZ
 from ..extensions import db
 from ..models import Campaign, Case, Lead, PatrolRun, User
 from .people import weighted

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 
 from ..domain.identity import scrub_ids
-from ..domain.rules import CHINA_TZ
+from ..domain.deadlines import CHINA_TZ
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection).

@@ -6,9 +6,9 @@ from .heartbeat import Heartbeat
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
-from .search import DeadlineAlert, FamilyContact
+from .family_search import DeadlineAlert, FamilyContact
 from .station import Station
-from .user import ROLES, ApiToken, User
+from .user import ApiToken, User
 
 __all__ = [
     "ApiToken",
@@ -28,7 +28,6 @@ __all__ = [
     "Notice",
     "PatrolRun",
     "Photo",
-    "ROLES",
     "SearchChannel",
     "Station",
     "User",

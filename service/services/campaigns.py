@@ -6,17 +6,17 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from ..domain import leads as rules
+from ..domain import leads as lead_rules
+from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import InvalidValue, NotFound
-from ..domain.rules import CHINA_TZ
 from ..extensions import db
 from ..models import Campaign, Case, Lead, PatrolRun, User
 from ..models.types import utcnow
-from . import audit
-from .cases import visible_cases
 from ..formats.fields import CAMPAIGN_FIELDS, PATROL_FIELDS
 from ..formats.sheets import table_csv
 from ..formats.values import parse_fields
+from . import audit
+from .cases import visible_cases
 from .leads import response_times, visible_leads
 
 
@@ -47,7 +47,7 @@ def open_campaign(actor: User, raw: dict, ip: str | None = None) -> Campaign:
         raise InvalidValue("give the campaign a name", "name")
     kind = values.get("kind") or "other"
     starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
-    rules.check_campaign_dates(starts_on, ends_on)
+    lead_rules.check_campaign_dates(starts_on, ends_on)
     campaign = Campaign(station_id=actor.station_id, name=values["name"], kind=kind, starts_on=starts_on,
                         ends_on=ends_on, area=values.get("area"), note=values.get("note"), created_by_id=actor.id)
     db.session.add(campaign)
@@ -109,7 +109,7 @@ def lead_numbers(leads: list[Lead], now: datetime) -> dict:
     arrived = dict(db.session.execute(select(Case.id, Case.arrived_at).where(
         Case.id.in_([lead.case_id for lead in leads if lead.case_id]))).all()) if any(lead.case_id for lead in leads) else {}
     counted = [lead for lead in leads if lead.outcome != "duplicate"]  # one person, one report in the times
-    stats = rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
+    stats = lead_rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
     return {
         "leads": stats.leads,
         "answered_within_hour": stats.within_hour,

@@ -13,8 +13,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..domain.errors import InvalidValue
-from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
-from ..domain.rules import CHINA_TZ
+from ..domain.deadlines import CHINA_TZ
+from ..domain.lifecycle import SEARCHING as EXCHANGE_CASE_STATES  # every case whose search is still open
 from ..extensions import db
 from ..formats.pfif import write_pfif
 from ..formats.report_csv import write_csv
@@ -23,7 +23,7 @@ from ..formats.sheets import XLSX_MIME, scrub, table_csv, table_xlsx
 from ..models import Case, GalleryReport, User
 from . import audit
 from .cases import visible_cases
-from .queues import QueueRow
+from .worklists import QueueRow
 from .reports import STATUSES as REPORT_STATUSES
 from .reports import visible_reports
 
@@ -130,8 +130,6 @@ def file_name(stem: str, fmt: str, now: datetime) -> str:
 
 
 # ---------------------------------------------------------------- data exchange (PFIF 1.4 / CSV)
-
-EXCHANGE_CASE_STATES = OPEN_STATES + SEARCH_OPEN_STATES  # every case whose search is still open
 
 
 def case_exchange_row(case: Case) -> dict:

@@ -23,22 +23,20 @@ from ..domain.errors import Conflict, Forbidden, InvalidValue
 from ..domain.fusion import provinces_in
 from ..domain.identity import scrub_ids
 from ..domain.intake import age_bounds, age_on
-from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
+from ..domain.lifecycle import SEARCHING as SEARCHING_STATES  # settled and transferred people's notices stay up
 from ..extensions import db
 from ..formats import notice_render as render
 from ..formats.notice_render import NoticePage, cn_date, contact_lines, dialect_phrase, fit, notice_lines
 from ..models import Case, CaseEvent, Notice, Photo, User
 from ..models.types import utcnow
 from . import audit
-from ..formats.values import LOCAL_TZ
+from ..domain.deadlines import CHINA_TZ
 from .intake import photo_file
 
 log = logging.getLogger(__name__)
 
 TITLE = "寻亲公告"
 FORMATS = ("json", "html", "png", "pdf")
-# Settled and transferred people keep an open search (DOMAIN.md §Leaving), so their notices stay up.
-SEARCHING_STATES = OPEN_STATES + SEARCH_OPEN_STATES
 PUSH_MAX_CHARS = 120  # the Toutiao push (头条寻人) is short
 SEX_LABELS = {"male": "男", "female": "女"}
 WITHDRAWN_FOUND = "已寻到亲属，本公告撤回。"
@@ -152,11 +150,11 @@ def approve(actor: User, case: Case, ip: str | None = None) -> Notice:
 # ---------------------------------------------------------------- content
 
 def _today() -> date:
-    return utcnow().astimezone(LOCAL_TZ).date()
+    return utcnow().astimezone(CHINA_TZ).date()
 
 
 def _local_date(value) -> date | None:
-    return value.astimezone(LOCAL_TZ).date() if value else None
+    return value.astimezone(CHINA_TZ).date() if value else None
 
 
 def _age(case: Case, on: date) -> tuple[int | None, int | None, str | None]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from service.api.leads import FIELDS as LEAD_FORM_FIELDS
 from service.api.openapi import spec
 from service.formats.fields import CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS
+from service.services.leads import REPORT_FIELDS as LEAD_FORM_FIELDS
 
 
 def _schema(doc: dict, path: str, method: str, content: str) -> dict:

@@ -13,7 +13,7 @@ from service.models import AuditEntry
 from service.models.types import utcnow
 from service.formats.pfif import parse_pfif
 from service.formats.report_csv import parse_csv
-from service.services import exports, queues
+from service.services import exports, worklists
 from tests.support.casefactory import days_ago, make_case, report
 
 ID_NUMBER = "11010519491231002X"
@@ -42,7 +42,7 @@ def _xlsx_cells(data: bytes):
 
 def test_queue_csv_neutralises_formulas_and_drops_id_numbers(hostile, users, db):
     sup = users["supervisor"]
-    rows = queues.stranded(sup)
+    rows = worklists.stranded(sup)
     data = exports.queue_file(sup, "stranded", "csv", rows)
     table = _csv_rows(data)
     assert table[0] == list(exports.QUEUE_COLUMNS["stranded"])
@@ -60,7 +60,7 @@ def test_queue_csv_neutralises_formulas_and_drops_id_numbers(hostile, users, db)
 def test_queue_xlsx_keeps_text_as_text(hostile, users):
     sup = users["supervisor"]
     header = {"case_no": "案件编号", "name": "姓名"}
-    data = exports.queue_file(sup, "stranded", "xlsx", queues.stranded(sup), header, lambda w: w.upper())
+    data = exports.queue_file(sup, "stranded", "xlsx", worklists.stranded(sup), header, lambda w: w.upper())
     cells = _xlsx_cells(data)
     heads = [c.value for c in cells[0]]
     assert heads[:3] == ["案件编号", "station", "姓名"]
