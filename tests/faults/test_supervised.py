@@ -163,7 +163,9 @@ def test_make_run_restarts_every_killed_process_and_loses_nothing(test_env, tmp_
         hang_shown_s = _beat_hang_shows(stack)
         wait_for(lambda: _counts(engine)[0].get("pending", 0) == 0 and _counts(engine)[2] == arrivals, 300,
                  interval=1, what=f"every photo finished after {kills}\n{stack.proc.tail(80)}")
-        health = stack.health()
+        # After the hung beat, the sweep is late a moment longer; then everything reads fine again.
+        health = wait_for(lambda: (body := stack.health())["status"] == "ok" and body, 120, interval=1,
+                          what=f"/healthz to read ok again\n{stack.proc.tail(40)}")
         pids = stack.pids()
     finally:
         stack.stop()
@@ -171,7 +173,7 @@ def test_make_run_restarts_every_killed_process_and_loses_nothing(test_env, tmp_
     statuses = _assert_nothing_lost(engine, clerks, arrivals)
     deaths = _deaths(log)
     assert all(deaths[name] >= 2 for name in Supervised.BACKGROUND), deaths
-    assert health["status"] == "ok" and health["photos"]["pending"] == 0, health
+    assert health["photos"]["pending"] == 0 and health["problems"] == [], health
     record_property("campaign", {"arrivals": arrivals, "deaths": dict(deaths), "statuses": dict(statuses),
                                  "beat_hang_shown_s": round(hang_shown_s, 1)})
     print(f"make run: killed {kills}; restarts {dict(deaths)}; statuses {dict(statuses)}; "
@@ -221,8 +223,9 @@ def test_workers_and_beat_killed_and_redis_stopped_in_one_run(test_env, tmp_path
     statuses = _assert_nothing_lost(engine, clerks, arrivals)
     engine.dispose()
     during = [a for a in clerks.answers if down_at <= a["started"] < up_at]
-    assert during and all(a["body"]["processing"] == "queued_when_broker_returns" for a in during
-                          if a["started"] > down_at + 1), "registrations during the outage wait for the broker"
+    within = [a for a in during if a["started"] > down_at + 1 and a["started"] + a["ms"] / 1000 < up_at]
+    assert within and all(a["body"]["processing"] == "queued_when_broker_returns" for a in within), \
+        "registrations during the outage are answered, and their photos wait for the broker"
     deaths = _deaths(log)
     assert all(deaths[name] >= 1 for name in Supervised.BACKGROUND), deaths
     slowest = max(a["ms"] for a in during)
