@@ -103,6 +103,7 @@ def bench_env(database_url: str, redis_url: str, instance: Path, engine: str) ->
         "HUIJIA_INSTANCE_DIR": str(instance),
         "HUIJIA_MEDIA_DIR": str(instance / "media"),
         "HUIJIA_SECRET_KEY": secrets.token_urlsafe(32),
+        "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
         "HUIJIA_FACE_ENGINE": engine,
     }
 
@@ -265,7 +266,7 @@ def staff_pick_largest(settings, engine_version: str) -> dict[str, int]:
         largest = db.session.scalar(
             sa.select(Face).where(Face.photo_id == photo.id, Face.engine == engine_version).order_by(Face.face_index).limit(1)
         )
-        if largest is None or largest.embedding is None:
+        if largest is None or largest.template_id is None:
             continue
         choose_face(photo, largest.id, engine_version)
         (chosen_cases if photo.case_id is not None else chosen_reports).append(photo.case_id or photo.report_id)
@@ -457,10 +458,15 @@ def pg_url(database_url: str) -> str:
 
 
 def fill_synthetic(database_url: str, n_faces: int, engine_version: str) -> dict:
-    """COPY n_faces synthetic report faces (1-4 per report, clustered like real ones) into an empty gallery."""
+    """COPY n_faces synthetic report faces (1-4 per report, clustered like real ones) into an empty gallery,
+    their templates sealed like the app's (matching.templates)."""
     import psycopg
 
     from service.matching.index.synthetic import synthetic_gallery
+    from service.matching.sealed import new_template_id
+    from service.matching.templates import keyring
+
+    ring = keyring()
 
     started = time.perf_counter()
     gallery = synthetic_gallery(n_faces, photos_per_identity=(1, 4), seed=SYNTHETIC_SEED)
@@ -475,19 +481,24 @@ def fill_synthetic(database_url: str, n_faces: int, engine_version: str) -> dict
         ) as copy:
             for i, owner in enumerate(owners.tolist(), start=1):
                 copy.write_row((i, owner, f"{i:064x}", "image/jpeg", 0, 0, 0, "processed", 1))
+        template_ids = [new_template_id() for _ in range(n_faces)]
+        with cur.copy("COPY face_template (id, engine, key_id, nonce, ciphertext) FROM STDIN") as copy:
+            for template_id, vector in zip(template_ids, gallery.vectors):
+                sealed = ring.seal(template_id, engine_version, vector)
+                copy.write_row((template_id, engine_version, sealed.key_id, sealed.nonce, sealed.ciphertext))
         with cur.copy(
             "COPY face (id, photo_id, engine, face_index, owner_kind, owner_id, box, det_score, quality, "
-            "quality_ok, embedding, selected) FROM STDIN"
+            "quality_ok, template_id, selected) FROM STDIN"
         ) as copy:
-            for i, (owner, vector) in enumerate(zip(owners.tolist(), gallery.vectors), start=1):
+            for i, (owner, template_id) in enumerate(zip(owners.tolist(), template_ids), start=1):
                 copy.write_row((i, i, engine_version, 0, "report", owner, "[0, 0, 0, 0]", 1.0, "{}", True,
-                                vector.tobytes(), True))
+                                template_id, True))
         # Explicit ids were written: move the sequences past them for the rows the services add.
         for table in ("gallery_report", "photo", "face"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
         conn.autocommit = True
-        cur.execute("ANALYZE gallery_report, photo, face")
+        cur.execute("ANALYZE gallery_report, photo, face_template, face")
     seconds = time.perf_counter() - started
     log.info("event=gallery_filled faces=%d reports=%d s=%.1f", n_faces, n_reports, seconds)
     return {"faces": n_faces, "reports": n_reports, "seconds": round(seconds, 1)}

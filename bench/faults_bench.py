@@ -24,6 +24,7 @@ import json
 import os
 import platform
 import random
+import secrets
 import signal
 import sys
 import tempfile
@@ -171,6 +172,7 @@ def main() -> int:
     settings = {"HUIJIA_SWEEP_INTERVAL_SECONDS": 15, "HUIJIA_PENDING_PHOTO_SWEEP_SECONDS": 300,
                 "HUIJIA_BROKER_RETRY_SECONDS": 5}  # the defaults, written out
     env = stack_env({"HUIJIA_DATABASE_URL": database.url, "HUIJIA_BROKER_URL": redis.url,
+                     "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
                      "HUIJIA_INSTANCE_DIR": str(work / "instance"), "HUIJIA_MEDIA_DIR": str(work / "media"),
                      "HUIJIA_LOGIN_RATE_LIMIT": "1000 per minute"}, **settings)
     stack = Supervised.processes(env, logs / "supervisor.log", web_workers=4, threads=None, workers=2, concurrency=2,

@@ -37,6 +37,7 @@ RUN_JOB = "workers.tasks.run_job"
 RUN_SEARCH_JOB = "workers.tasks.search_run_job"
 ERASE_BIOMETRICS = "workers.tasks.erase_biometrics"
 SWEEP_DEADLINES = "workers.tasks.sweep_deadlines"
+PRIVACY_WATCH = "workers.tasks.privacy_watch"
 
 QUEUE_OF = {
     PROCESS_PHOTO: DEFAULT_QUEUE,
@@ -44,6 +45,7 @@ QUEUE_OF = {
     RUN_JOB: DEFAULT_QUEUE,
     ERASE_BIOMETRICS: DEFAULT_QUEUE,
     SWEEP_DEADLINES: DEFAULT_QUEUE,
+    PRIVACY_WATCH: DEFAULT_QUEUE,
     MATCH_CASE: SEARCH_QUEUE,
     MATCH_REPORT: SEARCH_QUEUE,
     MATCH_LEAD: SEARCH_QUEUE,
@@ -255,6 +257,8 @@ def init_celery(app, celery) -> None:
             "rebuild-gallery-index": {"task": REBUILD_INDEX, "schedule": 3600.0},
             "erase-biometrics": {"task": ERASE_BIOMETRICS, "schedule": 6 * 3600.0},
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
+            # Enrolment threshold and face-search volume per account (services/privacy.py).
+            "privacy-watch": {"task": PRIVACY_WATCH, "schedule": 300.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         beat_max_loop_interval=BEAT_TICK_SECONDS,

@@ -1,7 +1,7 @@
 """heartbeat: the beat's last tick, the sweeper's last run, the last liveness alert
 
 Revision ID: 0006_heartbeat
-Revises: 0005_street_leads
+Revises: 0008_face_templates
 Create Date: 2026-12-02 10:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.models.types
 
 
 revision = '0006_heartbeat'
-down_revision = '0005_street_leads'
+down_revision = '0008_face_templates'
 branch_labels = None
 depends_on = None
 

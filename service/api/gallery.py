@@ -159,7 +159,7 @@ def _face_engine_version(face_id: int) -> str:
 def crop_content(sha256: str):
     """A face crop; audited like any view of a face."""
     user = current_api_user()
-    face = db.session.scalar(select(Face).where(Face.crop_sha256 == sha256, Face.embedding.is_not(None)).limit(1))
+    face = db.session.scalar(select(Face).where(Face.crop_sha256 == sha256, Face.template_id.is_not(None)).limit(1))
     if face is None:
         raise NotFound("crop not found")
     if face.owner_kind == "case" and not _case_visible(user, face.owner_id):

@@ -96,7 +96,7 @@ def face_json(face) -> dict:
         "quality_ok": face.quality_ok,
         "quality_reason": face.quality_reason,
         "selected": face.selected,
-        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.embedding is not None else None,
+        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.template_id is not None else None,
     }
 
 

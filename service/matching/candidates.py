@@ -40,16 +40,19 @@ def queue_for_photo(photo: Photo) -> bool:
 
 def _load_rows(engine_version: str):
     from .index import Row
+    from .templates import SEALED_COLUMNS, vector_or_empty
 
     def load(since: int, limit: int):
         rows = db.session.execute(
-            select(Face.id, Face.owner_kind, Face.owner_id, Face.embedding)
-            .where(Face.engine == engine_version, Face.selected.is_(True), Face.embedding.is_not(None), Face.id > since,
+            select(Face.id, Face.owner_kind, Face.owner_id, *SEALED_COLUMNS)
+            .join(Face.template)
+            .where(Face.engine == engine_version, Face.selected.is_(True), Face.id > since,
                    Face.owner_kind.in_(INDEXED_KINDS))
             .order_by(Face.id)
             .limit(limit)
         ).all()
-        return [Row(r.id, r.owner_kind, r.owner_id, r.embedding) for r in rows]
+        # Decrypted here, in this process's memory only; a refused template comes back empty and the index skips it.
+        return [Row(r.id, r.owner_kind, r.owner_id, vector_or_empty(r, engine_version)) for r in rows]
 
     return load
 
@@ -93,19 +96,19 @@ def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
             Face.owner_id == owner_id,
             Face.engine == engine_version,
             Face.selected.is_(True),
-            Face.embedding.is_not(None),
+            Face.template_id.is_not(None),
         )
     ).all()
 
 
 def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
-    from .faces import vector
+    from .faces import usable_vectors
 
-    hits = [(probe, hit) for probe in probes
-            for hit in cache.search(vector(probe), TOP_K, kind=kind_filter, exclude_owner=exclude_owner)]
+    hits = [(probe, hit) for probe, vector in usable_vectors(probes)
+            for hit in cache.search(vector, TOP_K, kind=kind_filter, exclude_owner=exclude_owner)]
     # The index is a cache: a face erased (retention) or deselected since it was loaded is skipped here.
     live = set(db.session.scalars(select(Face.id).where(Face.id.in_({h.face_id for _, h in hits}),
-                                                        Face.embedding.is_not(None), Face.selected.is_(True)))) if hits else set()
+                                                        Face.template_id.is_not(None), Face.selected.is_(True)))) if hits else set()
     gone = {h.face_id for _, h in hits} - live
     if gone:
         cache.drop(gone)
@@ -200,12 +203,13 @@ def match_case(case_id: int, settings, now=None) -> dict:
     probes = _probe_faces("case", case_id, engine.version)
     outcomes: dict[str, int] = {}
     if probes:
+        from .faces import usable_vectors
         from .index import Row
 
         cache = index_for(engine)
         # Reverse matching (a later report) searches the index for this case: its faces may be older than the
         # watermark (handed over from a street lead, chosen by staff), so they are put in if missing.
-        cache.add_missing([Row(p.id, "case", case_id, p.embedding) for p in probes])
+        cache.add_missing([Row(p.id, "case", case_id, v) for p, v in usable_vectors(probes)])
         best = _best_per_owner(cache, probes, None, ("case", case_id))
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]

@@ -11,6 +11,8 @@ from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..models import Face, Photo
 from ..media import store
+from . import enrolment, templates
+from .sealed import TemplateRefused
 
 
 @dataclass
@@ -56,20 +58,24 @@ def owner_of(photo: Photo) -> tuple[str, int]:
 def follow_photos(photos: list[Photo]) -> int:
     """Faces follow their photos to the owner they have now (a street lead's photos handed to the arrival).
 
-    The same rows, embeddings and crops: nothing is detected or encoded again. The caller holds the photos'
+    The same rows, templates and crops: nothing is detected or encoded again. The caller holds the photos'
     row locks, so a photo still being processed writes its faces for the new owner. Returns how many moved.
     """
     moved = 0
     for photo in photos:
         kind, owner_id = owner_of(photo)
-        moved += db.session.execute(
+        count = db.session.execute(
             update(Face).where(Face.photo_id == photo.id).values(owner_kind=kind, owner_id=owner_id)
         ).rowcount
+        if count:
+            enrolment.record_basis(kind, owner_id, photo.id)  # the new owner's legal basis on record too
+        moved += count
     return moved
 
 
 def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
     """Replace this engine's faces of the photo (the caller holds the photo's row lock)."""
+    templates.delete_of_faces(Face.photo_id == photo.id, Face.engine == result.engine_version)
     db.session.execute(delete(Face).where(Face.photo_id == photo.id, Face.engine == result.engine_version))
     kind, owner_id = owner_of(photo)
     rows = []
@@ -87,18 +93,29 @@ def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
                 quality={k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in face.quality.items()},
                 quality_ok=bool(face.quality_ok),
                 quality_reason=face.quality_reason,
-                embedding=np.asarray(face.embedding, dtype=np.float32).tobytes(),
+                template=templates.new_template(result.engine_version, face.embedding),
                 crop_sha256=crop,
                 # Only an unambiguous, usable face is matched without a person choosing it.
                 selected=(index == 0 and result.status == "processed"),
             )
         )
     db.session.add_all(rows)
+    enrolment.record(photo, rows)
     return rows
 
 
 def vector(face: Face) -> np.ndarray:
-    return np.frombuffer(face.embedding, dtype=np.float32)
+    """The face's template, decrypted in memory; TemplateRefused (logged) when it cannot be trusted."""
+    return templates.vector_of(face)
+
+
+def usable_vectors(faces: list[Face]):
+    """(face, vector) of each face whose template opens; a refused one is logged and left out, never used."""
+    for face in faces:
+        try:
+            yield face, vector(face)
+        except TemplateRefused:
+            continue
 
 
 def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
@@ -111,7 +128,7 @@ def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
     chosen = next((f for f in faces if f.id == face_id), None)
     if chosen is None:
         raise NotFound(f"face {face_id} is not a face of photo {photo.id}")
-    if chosen.embedding is None:
+    if chosen.template_id is None:
         raise InvalidValue("this face has no embedding (biometric data erased)", "face_id")
     for face in faces:
         face.selected = face.id == face_id

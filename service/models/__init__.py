@@ -4,15 +4,17 @@ from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .heartbeat import Heartbeat
 from .lead import Campaign, Lead, PatrolRun
-from .match import CandidateMatch, Face
+from .match import CandidateMatch, Face, FaceTemplate
 from .notice import Notice
 from .family_search import DeadlineAlert, FamilyContact
+from .privacy import BiometricBasis, PrivacyAlert, ProcessingRecord
 from .station import Station
 from .user import ApiToken, User
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "BiometricBasis",
     "CandidateMatch",
     "Campaign",
     "Case",
@@ -21,6 +23,7 @@ __all__ = [
     "DeadlineAlert",
     "FamilyContact",
     "Face",
+    "FaceTemplate",
     "GalleryReport",
     "Heartbeat",
     "Job",
@@ -28,6 +31,8 @@ __all__ = [
     "Notice",
     "PatrolRun",
     "Photo",
+    "PrivacyAlert",
+    "ProcessingRecord",
     "SearchChannel",
     "Station",
     "User",

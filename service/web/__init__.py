@@ -22,9 +22,11 @@ def register_web(app: Flask) -> None:
     from .family_search import bp as family_search_bp
     from .supervisor import bp as supervisor_bp
     from .leads import bp as leads_bp
+    from .privacy import bp as privacy_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp, leads_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp,
+               leads_bp, privacy_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
