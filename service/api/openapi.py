@@ -63,8 +63,12 @@ def spec() -> dict:
         "servers": [{"url": "/"}],
         "components": components(),
         "paths": {
-            "/healthz": {"get": {"security": [], "responses": {"200": {"description": "db and broker state"},
-                                                               "503": {"description": "database down"}}}},
+            "/healthz": {"get": {"security": [], "responses": {
+                "200": {"description": "database up; broker, beat, sweeper, queue depths and pending photos beside it"},
+                "503": {"description": "database down"}}}},
+            "/readyz": {"get": {"security": [], "responses": {
+                "200": {"description": "everything working: the same body as /healthz, no problem listed"},
+                "503": {"description": "a problem listed: database, broker, beat, sweeper or stuck photos"}}}},
             "/api/v1/auth/token": {"post": {
                 "security": [],
                 "requestBody": json_body({"username": {"type": "string"}, "password": {"type": "string"}},

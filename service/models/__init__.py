@@ -3,6 +3,7 @@ from .audit import AuditEntry
 from .clues import ClueKey, ClueProfile
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
+from .heartbeat import Heartbeat
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face, FaceTemplate
 from .notice import Notice
@@ -31,6 +32,7 @@ __all__ = [
     "Face",
     "FaceTemplate",
     "GalleryReport",
+    "Heartbeat",
     "Job",
     "Lead",
     "Notice",

@@ -18,7 +18,7 @@ from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
 from ..models.types import utcnow
 from . import audit
 from ..formats.fields import parse_case_fields
-from ..matching.photos import queue_photos
+from .queueing import queue_photos
 from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
 
 log = logging.getLogger(__name__)

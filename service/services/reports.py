@@ -11,7 +11,7 @@ from ..models import GalleryReport, Photo, User
 from ..models.types import utcnow
 from . import audit
 from ..formats.fields import parse_report_fields
-from ..matching.photos import queue_photos
+from .queueing import queue_photos
 from .intake import Upload, check_uploads, rollback_discarding
 from ..media import EXTENSIONS, store
 
