@@ -17,7 +17,6 @@ from sqlalchemy import or_, select
 from ..extensions import db
 from ..models import CaseEvent, Photo
 from ..models.types import utcnow
-from .. import tasking
 from ..media import EXTENSIONS, media_path, store
 from . import candidates, faces
 from .engine.errors import FaceImageError
@@ -141,12 +140,6 @@ def _finish(photo: Photo, status: str, reason: str | None) -> None:
     # Matching also closes the owner's `matching_status`: queue it whatever the outcome, or a case whose
     # last photo has no usable face (no_face, several faces, invalid) stays `pending` until the sweeper.
     candidates.queue_for_photo(photo)
-
-
-def queue_photos(photo_ids: list[int]) -> bool:
-    """Send each photo to the workers; False if any message did not reach the broker."""
-    sent = [tasking.enqueue(tasking.PROCESS_PHOTO, pid) for pid in photo_ids]
-    return all(sent)
 
 
 def stale_pending_photos(older_than_seconds: int, limit: int = 500) -> list[int]:
