@@ -27,6 +27,13 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = _env(name)
     if raw is None:
@@ -65,6 +72,8 @@ class Settings:
     lead_rate_limit: str
     map_tile_url: str | None
     map_attribution: str
+    search_shards: int = 1
+    shard_budget_ms: int = 2000
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -109,6 +118,8 @@ class Settings:
             lead_rate_limit=_env("HUIJIA_LEAD_RATE_LIMIT", "20 per hour"),
             map_tile_url=_env("HUIJIA_MAP_TILE_URL"),
             map_attribution=_env("HUIJIA_MAP_ATTRIBUTION", ""),
+            search_shards=_positive("HUIJIA_SEARCH_SHARDS", 1),
+            shard_budget_ms=_positive("HUIJIA_SHARD_BUDGET_MS", 2000),
         )
 
     def flask_config(self) -> dict:
