@@ -74,6 +74,13 @@ class Settings:
     map_attribution: str
     search_shards: int = 1
     shard_budget_ms: int = 2000
+    # The shard a `search.<k>` worker serves, set on that worker only: it preloads the shard at start.
+    search_shard: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.search_shard is not None and not 0 <= self.search_shard < self.search_shards:
+            raise ConfigError(f"HUIJIA_SEARCH_SHARD must be in [0, HUIJIA_SEARCH_SHARDS={self.search_shards}), "
+                              f"got {self.search_shard}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -120,6 +127,7 @@ class Settings:
             map_attribution=_env("HUIJIA_MAP_ATTRIBUTION", ""),
             search_shards=_positive("HUIJIA_SEARCH_SHARDS", 1),
             shard_budget_ms=_positive("HUIJIA_SHARD_BUDGET_MS", 2000),
+            search_shard=_int("HUIJIA_SEARCH_SHARD", -1) if _env("HUIJIA_SEARCH_SHARD") else None,
         )
 
     def flask_config(self) -> dict:

@@ -17,8 +17,11 @@ from .extensions import celery
 log = logging.getLogger(__name__)
 
 # Queues. `search` is served by the worker that holds the gallery index in memory (concurrency 1).
+# With HUIJIA_SEARCH_SHARDS=N > 1 it coordinates instead: shard k's worker holds the faces with
+# face_id % N == k and serves `search.<k>` (shard_queue).
 DEFAULT_QUEUE = "default"
 SEARCH_QUEUE = "search"
+SHARD_QUEUE_PREFIX = "search."
 
 # Task names (kept as they were, so messages already in a broker still find their task).
 PROCESS_PHOTO = "workers.tasks.process_photo"
@@ -31,6 +34,10 @@ RUN_JOB = "workers.tasks.run_job"
 RUN_SEARCH_JOB = "workers.tasks.search_run_job"
 ERASE_BIOMETRICS = "workers.tasks.erase_biometrics"
 SWEEP_DEADLINES = "workers.tasks.sweep_deadlines"
+SWEEP_SEARCH_GAPS = "workers.tasks.sweep_search_gaps"
+# Sent to one shard's queue (shard_queue), never through enqueue: the coordinator waits for the answer.
+SEARCH_SHARD = "workers.tasks.search_shard"
+REBUILD_SHARD = "workers.tasks.search_rebuild_shard"
 
 QUEUE_OF = {
     PROCESS_PHOTO: DEFAULT_QUEUE,
@@ -38,6 +45,7 @@ QUEUE_OF = {
     RUN_JOB: DEFAULT_QUEUE,
     ERASE_BIOMETRICS: DEFAULT_QUEUE,
     SWEEP_DEADLINES: DEFAULT_QUEUE,
+    SWEEP_SEARCH_GAPS: DEFAULT_QUEUE,
     MATCH_CASE: SEARCH_QUEUE,
     MATCH_REPORT: SEARCH_QUEUE,
     MATCH_LEAD: SEARCH_QUEUE,
@@ -49,10 +57,15 @@ QUEUE_OF = {
 MATCH_TASK_OF_KIND = {"case": MATCH_CASE, "report": MATCH_REPORT, "lead": MATCH_LEAD}
 
 
+def shard_queue(shard: int) -> str:
+    return f"{SHARD_QUEUE_PREFIX}{shard}"
+
+
 def enqueue(task_name: str, *ids: int) -> bool:
     """Send `task_name(*ids)` to its queue; return False (and log) when the broker cannot take it."""
     try:
-        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False)
+        # ignore_result: with a result backend configured (shard answers), nothing waits for this one.
+        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False, ignore_result=True)
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         log.warning("event=enqueue_failed task=%s ids=%s error=%s", task_name, ids, type(exc).__name__)
         return False
@@ -79,11 +92,30 @@ def broker_options(settings) -> dict:
     return {}
 
 
+def result_backend(settings) -> str | None:
+    """Where shard answers wait for the coordinator: HUIJIA_RESULT_BACKEND, else beside the broker.
+
+    Redis: the broker's own server (keys celery-task-meta-*, expiring); the filesystem broker of
+    `make run`: files under the instance folder. Only the shard search stores a result.
+    """
+    if settings.result_backend:
+        return settings.result_backend
+    if settings.broker_url.startswith(("redis", "rediss")):
+        return settings.broker_url
+    if settings.broker_url.startswith("filesystem"):
+        folder = Path(settings.instance_dir) / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"file://{folder}"
+    return None
+
+
 def init_celery(app, celery) -> None:
     settings = app.config["HUIJIA"]
     celery.conf.update(
         broker_url=settings.broker_url,
-        result_backend=settings.result_backend,
+        result_backend=result_backend(settings),
+        # A shard answer nobody read (its coordinator gave up) is deleted after this long.
+        result_expires=3600,
         task_ignore_result=True,
         task_serializer="json",
         result_serializer="json",
@@ -104,6 +136,8 @@ def init_celery(app, celery) -> None:
             "rebuild-gallery-index": {"task": REBUILD_INDEX, "schedule": 3600.0},
             "erase-biometrics": {"task": ERASE_BIOMETRICS, "schedule": 6 * 3600.0},
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
+            # Searches a shard did not answer are run again until complete.
+            "sweep-search-gaps": {"task": SWEEP_SEARCH_GAPS, "schedule": float(settings.sweep_interval_seconds)},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

@@ -92,7 +92,7 @@ def spec() -> dict:
                         "state": {"type": "string"},
                         "identity_status": {"type": "string", "enum": ["unknown", "self_reported", "confirmed"]},
                         "days_stranded": {"type": "integer"},
-                        "matching_status": {"type": "string", "enum": ["pending", "done"]},
+                        "matching_status": {"type": "string", "enum": ["pending", "done", "incomplete"]},
                         "photos": {"type": "array", "items": {"$ref": "#/components/schemas/Photo"}},
                         "channels": {"type": "array", "items": {"type": "object"}},
                     },

@@ -6,6 +6,7 @@ from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
 from .search import DeadlineAlert, FamilyContact
+from .search_gap import SearchGap
 from .station import Station
 from .user import ROLES, ApiToken, User
 
@@ -28,6 +29,7 @@ __all__ = [
     "Photo",
     "ROLES",
     "SearchChannel",
+    "SearchGap",
     "Station",
     "User",
 ]

@@ -51,11 +51,13 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        from ..matching.scatter import missing_shards
         from ..models.types import utcnow
         from ..services.cases import days_stranded
 
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
-                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow}
+                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow,
+                "search_gaps": missing_shards}
 
     @app.get("/")
     @role_required("reporter")
