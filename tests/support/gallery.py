@@ -41,6 +41,7 @@ def fill_gallery(station: Station, n_reports: int, n_cases: int, seed: int = 3) 
     report_of_case = {}
     for identity, vector in zip(who.tolist(), case_vectors):
         case = make_case(station, arrived, gender="male")
+        case.matching_status = "pending"  # photos processed, matching not run yet
         _face(vector, case_id=case.id)
         report_of_case[case.id] = reports[identity].id
     db.session.commit()
