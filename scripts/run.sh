@@ -26,6 +26,16 @@ pids+=($!)
 # The search worker holds the gallery index in memory: one process, so it is not copied per child.
 celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search -n "search@%h" &
 pids+=($!)
+# --- search shards: with HUIJIA_SEARCH_SHARDS=N > 1 the `search` worker coordinates and one worker per
+# shard k (queue search.<k>) holds the faces with face_id % N == k (service/matching/scatter.py).
+shards="${HUIJIA_SEARCH_SHARDS:-1}"
+if [ "$shards" -gt 1 ]; then
+  for ((k = 0; k < shards; k++)); do
+    HUIJIA_SEARCH_SHARD=$k celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q "search.$k" -n "shard$k@%h" &
+    pids+=($!)
+  done
+fi
+# --- end search shards
 gunicorn --bind "127.0.0.1:${HUIJIA_PORT}" --workers "${HUIJIA_WEB_WORKERS:-2}" --access-logfile - "service:create_app()" &
 pids+=($!)
 echo "Huijia is serving on http://127.0.0.1:${HUIJIA_PORT}/  (Ctrl-C stops web, worker and beat)"
