@@ -38,6 +38,7 @@ POLL_SECONDS = 0.003
 # The sweeper backs off while a shard stays away: sweep interval x 2^(attempts-1), at most this.
 MAX_BACKOFF = timedelta(minutes=10)
 SWEEP_BATCH = 500
+SHARD_FAISS_THREADS = 1
 
 
 class ShardedGallery:
@@ -207,6 +208,11 @@ def shard_cache(engine_version: str, metric: str, shard: int, count: int) -> Ind
     with _shard_lock:
         cache = _shard_caches.get(key)
         if cache is None:
+            # A shard answers one probe set at a time, and faiss parallelises a search over its queries:
+            # extra OpenMP threads only spin, and on a busy host they cost 10-100x (bench/results/shards.md).
+            import faiss
+
+            faiss.omp_set_num_threads(SHARD_FAISS_THREADS)
             # One shard a worker: an older partition or engine is dropped, not kept beside it.
             _shard_caches.clear()
             cache = IndexCache(engine_version, metric, _load_rows(engine_version), shard=Shard(shard, count))
