@@ -4,7 +4,7 @@
 
 Fills a scratch PostgreSQL database (`huijia_bench_queues`, created and dropped) with the demo loader's
 realistic station, then times the overdue queue, the approvals queue, the stranded queue and the dashboard
-numbers through the same service calls the pages and the API make. Writes queues.json and queues.md.
+numbers through the same service calls the pages and the API make. Writes worklists.json and worklists.md.
 """
 from __future__ import annotations
 
@@ -57,9 +57,10 @@ def measure(cases_list: list[int], repeat: int) -> list[dict]:
 
     from service import create_app
     from service.demo import load_demo
+    from service.domain.lifecycle import SEARCHING
     from service.extensions import db
-    from service.models import Station, User
-    from service.services import queues, search, stats
+    from service.models import Case, Station, User
+    from service.services import family_search, stats, worklists
 
     app = create_app()
     rows = []
@@ -74,13 +75,13 @@ def measure(cases_list: list[int], repeat: int) -> list[dict]:
             db.session.add(user)
             db.session.commit()
             calls = {
-                "overdue queue": lambda: search.overdue_queue(user),
-                "approvals queue": lambda: search.approvals_queue(user),
-                "stranded queue": lambda: queues.run("stranded", user, queues.parse_filter(user, {})),
+                "overdue queue": lambda: family_search.overdue_queue(user),
+                "approvals queue": lambda: family_search.approvals_queue(user),
+                "stranded queue": lambda: worklists.run("stranded", user, worklists.parse_filter(user, {})),
                 "dashboard numbers": lambda: stats.summary(user, stats.parse_range({})),
             }
-            open_cases = db.session.scalar(sa.select(sa.func.count()).select_from(search.Case).where(
-                search.Case.station_id == station.id, search.Case.state.in_(search.deadline_rules.SEARCHING)))
+            open_cases = db.session.scalar(sa.select(sa.func.count()).select_from(Case).where(
+                Case.station_id == station.id, Case.state.in_(SEARCHING)))
             for name, call in calls.items():
                 times, counts = [], []
                 for _ in range(repeat):
@@ -112,15 +113,15 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     meta = {"when": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "host": platform.node(),
             "cpus": os.cpu_count(), "repeat": args.repeat}
-    (out / "queues.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, ensure_ascii=False))
+    (out / "worklists.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2, ensure_ascii=False))
     lines = ["# Work queues with many cases (`bench/queue_bench.py`)", "",
              f"{meta['when']}, {meta['cpus']} cores, PostgreSQL on this machine, median of {args.repeat} calls.", "",
              "| cases at the station | of them searching | call | ms p50 | ms max | SQL statements | rows |",
              "|---:|---:|---|---:|---:|---:|---:|"]
     lines += [f"| {r['cases']} | {r['searching_cases']} | {r['call']} | {r['ms_p50']} | {r['ms_max']} | {r['sql_statements']} | "
               f"{'' if r['rows'] is None else r['rows']} |" for r in rows]
-    (out / "queues.md").write_text("\n".join(lines) + "\n")
-    print(f"wrote {out / 'queues.md'}")
+    (out / "worklists.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'worklists.md'}")
 
 
 if __name__ == "__main__":

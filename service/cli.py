@@ -9,8 +9,9 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from .domain.errors import DomainError
+from .domain.roles import ROLES
 from .extensions import db
-from .models import ROLES, Station, User
+from .models import Station, User
 from .services.users import create_user
 
 user_cli = AppGroup("user", help="Manage user accounts.")

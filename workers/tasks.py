@@ -90,11 +90,12 @@ def search_rebuild_index() -> int:
 # receipt and never retried (after the budget nobody reads it; the coordinator records the gap instead).
 @_task(tasking.SEARCH_SHARD, ignore_result=False, acks_late=False, autoretry_for=(), max_retries=0)
 def search_shard(shard: int, count: int, engine_version: str, metric: str, vectors: list, k: int,
-                 kind: str | None, exclude_owner: list | None) -> list:
+                 kind: str | None, exclude_owner: list | None, missing_rows: list | None = None) -> list:
     """One shard's top-k for the probe vectors (the shard worker of `search.<shard>`)."""
     from service.matching import scatter
 
-    return scatter.search_shard(int(shard), int(count), engine_version, metric, vectors, int(k), kind, exclude_owner)
+    return scatter.search_shard(int(shard), int(count), engine_version, metric, vectors, int(k), kind, exclude_owner,
+                                missing_rows)
 
 
 @_task(tasking.REBUILD_SHARD, acks_late=False, autoretry_for=(), max_retries=0)

@@ -89,7 +89,7 @@ def seed(url: str, clerks: int) -> dict[str, list[str]]:
     from sqlalchemy.orm import Session
 
     from service.models import ApiToken, Station, User
-    from service.services.users import _digest
+    from service.services.users import token_digest
     from tests.conftest import _upgrade
 
     _upgrade(url)
@@ -107,7 +107,7 @@ def seed(url: str, clerks: int) -> dict[str, list[str]]:
         expires = datetime.now(timezone.utc) + timedelta(hours=12)
         for user in users:
             value = secrets.token_urlsafe(32)
-            session.add(ApiToken(user_id=user.id, token_hash=_digest(value), expires_at=expires))
+            session.add(ApiToken(user_id=user.id, token_hash=token_digest(value), expires_at=expires))
             tokens[user.role].append(value)
         session.commit()
     engine.dispose()

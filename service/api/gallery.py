@@ -16,7 +16,7 @@ from ..media import media_path
 from ..services.reports import create_report, get_report, list_reports
 from . import api_bp
 from .auth import api_role, current_api_user
-from .routes import _int_arg, _json_body
+from .inputs import int_arg, json_body
 from .schemas import candidate_json, report_json
 
 
@@ -31,7 +31,7 @@ def reports_create():
         raw = dict(request.form.items())
         uploads = [Upload(f.filename, f.read()) for f in request.files.getlist("photos") if f]
     else:
-        raw, uploads = _json_body(), []
+        raw, uploads = json_body(), []
     result = create_report(current_api_user(), raw, uploads, _settings(), ip=request.remote_addr)
     return jsonify(report_json(result.report)), 201 if result.created else 200
 
@@ -40,7 +40,7 @@ def reports_create():
 @api_role("staff")
 def reports_index():
     items, total = list_reports(current_api_user(), request.args.get("status") or None, request.args.get("q") or None,
-                                _int_arg("page", 1), _int_arg("per_page", 50))
+                                int_arg("page", 1), int_arg("per_page", 50))
     return jsonify({"items": [report_json(r, brief=True) for r in items], "total": total})
 
 
@@ -97,14 +97,14 @@ def case_candidates(case_id: int):
 @api_bp.get("/queues/review")
 @api_role("staff")
 def review_queue():
-    items, total = review.pending_queue(current_api_user(), _int_arg("page", 1), min(_int_arg("per_page", 50), 200))
+    items, total = review.pending_queue(current_api_user(), int_arg("page", 1), min(int_arg("per_page", 50), 200))
     return jsonify({"items": [candidate_json(c) for c in items], "total": total})
 
 
 @api_bp.post("/candidates/<int:candidate_id>/review")
 @api_role("staff")
 def candidate_review(candidate_id: int):
-    body = _json_body()
+    body = json_body()
     decision, note = body.get("decision"), body.get("note")
     if not isinstance(decision, str) or (note is not None and not isinstance(note, str)):
         raise InvalidValue("decision must be confirm or reject; note a string", "decision")

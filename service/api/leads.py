@@ -3,19 +3,20 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
+from ..domain import leads as lead_rules
 from ..domain.errors import InvalidValue
 from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
+from ..formats.fields import CAMPAIGN_FIELDS
 from ..models import Lead
 from ..services import campaigns, leads
 from ..services.intake import Upload
 from . import api_bp
 from .auth import api_role, current_api_user
-from .routes import _int_arg, _json_body
+from .inputs import int_arg, json_body
 from .schemas import case_json, iso
 
 MAX_PER_PAGE = 200
-FIELDS = ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")
 
 
 def _lead_limit() -> str:
@@ -70,7 +71,7 @@ def _json(lead: Lead) -> dict:
 @limiter.shared_limit(_lead_limit, scope="lead-report", key_func=_per_token_user)
 def lead_create():
     user = current_api_user()
-    raw = {k: request.form.get(k) for k in FIELDS}
+    raw = {k: request.form.get(k) for k in leads.REPORT_FIELDS}
     raw["urgency"] = request.form.getlist("urgency")
     uploads = [Upload(f.filename, f.read()) for f in request.files.getlist("photos") if f and f.filename]
     result = leads.report_lead(user, raw, uploads, current_app.config["HUIJIA"],
@@ -83,14 +84,14 @@ def lead_create():
 @api_role("reporter")
 def lead_list():
     user = current_api_user()
-    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
+    page, per_page = int_arg("page", 1), int_arg("per_page", 50)
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidValue(f"page ≥ 1 and per_page between 1 and {MAX_PER_PAGE}", "per_page")
     status = request.args.get("status")
     query = leads.visible_leads(user)
     if status:
-        if status not in ("open", "assigned", "on_site", "closed"):
-            raise InvalidValue("status must be open, assigned, on_site or closed", "status")
+        if status not in lead_rules.STATUSES:
+            raise InvalidValue(f"status must be one of: {', '.join(lead_rules.STATUSES)}", "status")
         query = query.where(Lead.status == status)
     total = db.session.scalar(query.with_only_columns(db.func.count(Lead.id)).order_by(None))
     rows = db.session.scalars(leads.with_photos(query).order_by(Lead.reported_at.desc(), Lead.id.desc())
@@ -114,7 +115,7 @@ def _text_field(body: dict, name: str):
 @api_bp.post("/leads/<int:lead_id>/assign")
 @api_role("staff")
 def lead_assign(lead_id: int):
-    body = _json_body()
+    body = json_body()
     lead = leads.assign(current_api_user(), lead_id, _text_field(body, "team"), request.remote_addr)
     return jsonify(_json(lead))
 
@@ -128,7 +129,7 @@ def lead_on_site(lead_id: int):
 @api_bp.post("/leads/<int:lead_id>/close")
 @api_role("staff")
 def lead_close(lead_id: int):
-    body = _json_body()
+    body = json_body()
     lead = leads.close(current_api_user(), lead_id, _text_field(body, "outcome"), _text_field(body, "note"),
                        request.remote_addr)
     return jsonify(_json(lead))
@@ -138,7 +139,7 @@ def lead_close(lead_id: int):
 @api_role("staff")
 def lead_arrival(lead_id: int):
     """The person was brought in: the arrival is registered with the lead's photos and position."""
-    body = _json_body()
+    body = json_body()
     case, created = leads.convert_to_arrival(current_api_user(), lead_id, body, [], current_app.config["HUIJIA"],
                                              request.remote_addr)
     return jsonify(case_json(case)), 201 if created else 200
@@ -147,7 +148,7 @@ def lead_arrival(lead_id: int):
 @api_bp.post("/patrols")
 @api_role("staff")
 def patrol_create():
-    run = campaigns.log_patrol(current_api_user(), _json_body(), request.remote_addr)
+    run = campaigns.log_patrol(current_api_user(), json_body(), request.remote_addr)
     return jsonify({"id": run.id, "team": run.team, "started_at": iso(run.started_at), "campaign_id": run.campaign_id}), 201
 
 
@@ -160,8 +161,8 @@ def campaign_list():
 @api_bp.post("/campaigns")
 @api_role("supervisor")
 def campaign_create():
-    body = _json_body()
-    for name in ("name", "kind", "starts_on", "ends_on", "area", "note"):
+    body = json_body()
+    for name in CAMPAIGN_FIELDS:
         _text_field(body, name)
     return jsonify(_campaign_json(campaigns.open_campaign(current_api_user(), body, request.remote_addr))), 201
 

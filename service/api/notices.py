@@ -6,6 +6,7 @@ import io
 
 from flask import current_app, jsonify, render_template, request, send_file, url_for
 
+from ..formats.notice_render import contact_line, notice_lines
 from ..models import Case
 from ..services import notices
 from ..services.cases import get_case
@@ -33,8 +34,8 @@ def approval_json(case: Case) -> dict:
 
 def notice_json(case: Case, served: notices.Served) -> dict:
     body = {**served.fields, **approval_json(case)}
-    body["lines"] = [{"label": label, "value": value} for label, value in notices.notice_lines(served.fields)]
-    body["contact"] = notices.contact_line(served.fields)
+    body["lines"] = [{"label": label, "value": value} for label, value in notice_lines(served.fields)]
+    body["contact"] = contact_line(served.fields)
     photo = notices.notice_photo(case) if served.fields.get("photo_id") else None
     body["photo_url"] = url_for("api.photo_content", sha256=photo.sha256) if photo else None
     return body
@@ -54,8 +55,8 @@ def notice_show(case_id: int):
         html = render_template(
             "notices/public.html",
             fields=served.fields,
-            lines=notices.notice_lines(served.fields),
-            contact=notices.contact_line(served.fields),
+            lines=notice_lines(served.fields),
+            contact=contact_line(served.fields),
             photo_src=f"data:image/jpeg;base64,{base64.b64encode(jpeg).decode('ascii')}" if jpeg else None,
         )
         return html, 200, {"Content-Type": "text/html; charset=utf-8"}

@@ -16,37 +16,13 @@ from ..services.users import authenticate, issue_token, revoke_token
 from . import api_bp
 from .auth import api_role, current_api_user
 from .errors import domain_error, error_response, http_error, unexpected_error
+from .inputs import int_arg, json_body
 from .openapi import spec
 from .schemas import case_json, iso
 
 api_bp.register_error_handler(DomainError, domain_error)
 api_bp.register_error_handler(HTTPException, http_error)
 api_bp.register_error_handler(Exception, unexpected_error)
-
-
-def _json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise _Malformed()
-    return body
-
-
-class _Malformed(DomainError):
-    code = "bad_request"
-    status = 400
-
-    def __init__(self):
-        super().__init__("the body must be a JSON object")
-
-
-def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise InvalidValue(f"{name} must be a whole number", name) from exc
 
 
 def _login_limit() -> str:
@@ -56,7 +32,7 @@ def _login_limit() -> str:
 @api_bp.post("/auth/token")
 @limiter.limit(_login_limit)
 def token():
-    body = _json_body()
+    body = json_body()
     username, password = body.get("username"), body.get("password")
     if not isinstance(username, str) or not isinstance(password, str):
         raise InvalidValue("username and password are required strings", "username")
@@ -86,7 +62,7 @@ def _case_input() -> tuple[dict, list[Upload], str | None]:
             raw["categories"] = cats if len(cats) > 1 else cats[0]
         uploads = [Upload(f.filename, f.read()) for f in request.files.getlist("photos") if f]
     else:
-        raw, uploads = _json_body(), []
+        raw, uploads = json_body(), []
     key = request.headers.get("Idempotency-Key") or raw.pop("idempotency_key", None)
     return raw, uploads, key
 
@@ -114,7 +90,7 @@ def cases_index():
         identity_status=request.args.get("identity_status") or None,
         minor=None if minor in (None, "") else minor.lower() in ("1", "true", "yes"),
     )
-    items, total = list_cases(current_api_user(), flt, _int_arg("page", 1), _int_arg("per_page", 50))
+    items, total = list_cases(current_api_user(), flt, int_arg("page", 1), int_arg("per_page", 50))
     return jsonify({"items": [case_json(c, brief=True) for c in items], "total": total})
 
 
@@ -134,7 +110,7 @@ def case_detail(case_id: int):
 @api_bp.patch("/cases/<int:case_id>")
 @api_role("staff")
 def case_patch(case_id: int):
-    case = update_case(current_api_user(), case_id, _json_body(), request.remote_addr)
+    case = update_case(current_api_user(), case_id, json_body(), request.remote_addr)
     return jsonify(case_json(case))
 
 

@@ -74,8 +74,8 @@ def case_json(case: Case, *, reveal_id: bool = False, brief: bool = False) -> di
         body[field] = iso(getattr(case, field))
     body["photos"] = [photo_json(p) for p in case.photos]
     if not brief:
-        from .search import channel_json as channel_view_json
-        from ..services.search import channels_view
+        from .family_search import channel_json as channel_view_json
+        from ..services.family_search import channels_view
 
         body["channels"] = [channel_view_json(v) for v in channels_view(case)]
         body["exit_details"] = _masked_exit(case.exit_details)

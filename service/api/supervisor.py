@@ -5,10 +5,10 @@ from flask import Response, jsonify, request
 
 from ..domain.errors import InvalidValue
 from ..models.types import utcnow
-from ..services import exports, queues, stats
+from ..services import exports, stats, worklists
 from . import api_bp
 from .auth import api_role, current_api_user
-from .routes import _int_arg
+from .inputs import int_arg
 from .schemas import iso
 
 MAX_PER_PAGE = 200
@@ -27,7 +27,7 @@ def _format(allowed: tuple[str, ...], default: str) -> str:
     return fmt
 
 
-def queue_json(name: str, row: queues.QueueRow) -> dict:
+def queue_json(name: str, row: worklists.QueueRow) -> dict:
     body = exports.queue_record(name, row)
     case = row.case
     body.update(
@@ -41,10 +41,10 @@ def queue_json(name: str, row: queues.QueueRow) -> dict:
 def _queue(name: str):
     user = current_api_user()
     fmt = _format(("json",) + exports.TABLE_FORMATS, "json")
-    page, per_page = _int_arg("page", 1), _int_arg("per_page", 50)
+    page, per_page = int_arg("page", 1), int_arg("per_page", 50)
     if page < 1 or not 1 <= per_page <= MAX_PER_PAGE:
         raise InvalidValue(f"page ≥ 1 and per_page between 1 and {MAX_PER_PAGE}", "per_page")
-    rows = queues.run(name, user, queues.parse_filter(user, request.args))
+    rows = worklists.run(name, user, worklists.parse_filter(user, request.args))
     if fmt != "json":
         return _file(exports.queue_file(user, name, fmt, rows, ip=request.remote_addr), fmt, name)
     chunk = rows[(page - 1) * per_page: page * per_page]
@@ -74,7 +74,7 @@ def minors_queue():
 def stats_index():
     user = current_api_user()
     rng = stats.parse_range(request.args)
-    station = queues.parse_station(user, request.args)
+    station = worklists.parse_station(user, request.args)
     body = stats.summary(user, rng, station.id if station else None)
     scope = station or (user.station if user.role != "admin" else None)
     body["station"] = scope.code if scope else None
@@ -86,7 +86,7 @@ def stats_index():
 def export_cases():
     user = current_api_user()
     fmt = _format(exports.EXCHANGE_FORMATS, "pfif")
-    station = queues.parse_station(user, request.args)
+    station = worklists.parse_station(user, request.args)
     data, _count = exports.export_cases(user, fmt, station.id if station else None, request.remote_addr)
     return _file(data, fmt, "cases")
 

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from urllib.parse import urlparse
 
 from .errors import Conflict, Forbidden, InvalidValue
-from .lifecycle import role_at_least
+from .roles import role_at_least
 
 CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
 STATUSES = ("not_started", "in_progress", "lead", "confirmed", "no_result", "not_applicable")

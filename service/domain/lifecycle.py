@@ -6,14 +6,15 @@ from datetime import datetime
 
 from .errors import Conflict, Forbidden, InvalidValue
 from .identity import InvalidIdNumber, parse_id_number
+from .roles import role_at_least
 
 OPEN_STATES = ("in_station", "in_hospital")  # sick or mentally ill people may start in hospital
 FINAL_STATES = ("returned", "transferred", "settled", "left", "in_medical_care", "deceased")
 STATES = OPEN_STATES + FINAL_STATES
 # Settled and transferred people keep an open search (DOMAIN.md §Leaving): they can still go home.
 SEARCH_OPEN_STATES = ("settled", "transferred")
+SEARCHING = OPEN_STATES + SEARCH_OPEN_STATES  # every case whose family search is still open
 IDENTITY_STATUSES = ("unknown", "self_reported", "confirmed")
-ROLES = ("staff", "supervisor", "admin")  # each role may do what the ones before it may
 
 TRANSITIONS: dict[str, frozenset[str]] = {
     "in_station": frozenset({"in_hospital", *FINAL_STATES}),
@@ -121,10 +122,6 @@ def may_be_under_16(facts: ExitFacts) -> bool:
 
 def travels_alone(facts: ExitFacts) -> bool:
     return facts.can_travel_alone is not False and not (facts.categories & IMPAIRED)
-
-
-def role_at_least(role: str, needed: str) -> bool:
-    return role in ROLES and ROLES.index(role) >= ROLES.index(needed)
 
 
 def check_exit(facts: ExitFacts, exit_type: str, details: dict) -> None:

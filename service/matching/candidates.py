@@ -156,7 +156,8 @@ def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, repor
     return "unchanged"
 
 
-def _mark_face_channel(case: Case) -> None:
+def mark_face_channel(case: Case) -> None:
+    """The face channel shows `lead` while a candidate waits for people, `in_progress` when none does."""
     pending = db.session.scalar(
         select(CandidateMatch.id).where(CandidateMatch.status == "pending",
                                         (CandidateMatch.case_id == case.id) | (CandidateMatch.other_case_id == case.id)).limit(1)
@@ -200,7 +201,12 @@ def match_case(case_id: int, settings, now=None) -> dict:
     outcomes: dict[str, int] = {}
     cache = None
     if probes:
+        from .index import Row
+
         cache = scatter.gallery_for(engine, settings)
+        # Reverse matching (a later report) searches the index for this case: its faces may be older than the
+        # watermark (handed over from a street lead, chosen by staff), so they are put in if missing.
+        cache.add_missing([Row(p.id, "case", case_id, p.embedding) for p in probes])
         best = _best_per_owner(cache, probes, None, ("case", case_id))
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]
@@ -225,7 +231,7 @@ def match_case(case_id: int, settings, now=None) -> dict:
         case.matching_status = "done" if complete else "incomplete"
     if probes:
         _log_face_run(case, engine.version, outcomes.get("new", 0))
-    _mark_face_channel(case)
+    mark_face_channel(case)
     db.session.commit()
     log.info("event=match_case case_id=%s probes=%d outcomes=%s ms=%d", case_id, len(probes), outcomes,
              (time.monotonic() - started) * 1000)
@@ -263,7 +269,7 @@ def match_report(report_id: int, settings, now=None) -> dict:
             fused = evidence.fuse_report(engine, hit.distance, evidence.of_case(case), report_attrs, now)
             result = _upsert("gallery", case, swapped, fused, engine.version, report=report)
             outcomes[result] = outcomes.get(result, 0) + 1
-            _mark_face_channel(case)
+            mark_face_channel(case)
     complete = scatter.settle("report", report_id, cache, engine.version, settings, now)
     if not _photos_pending(report_id=report_id):
         report.matching_status = "done" if complete else "incomplete"

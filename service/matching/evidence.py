@@ -1,7 +1,7 @@
 """Bridge between the models and the domain's score fusion (service.domain.fusion)."""
 from __future__ import annotations
 
-from ..domain import fusion as rules
+from ..domain import fusion
 from ..models import Case, GalleryReport
 
 # Face-distance cuts per engine and age band: (likely, possible). Calibrated on ../shared/faces by
@@ -17,7 +17,7 @@ def thresholds(engine) -> dict:
 
 
 def of_case(case: Case):
-    return rules.CaseAttrs(
+    return fusion.CaseAttrs(
         sex=case.gender or "unknown",
         age_min=case.age_min,
         age_max=case.age_max,
@@ -31,7 +31,7 @@ def of_case(case: Case):
 
 
 def of_report(report: GalleryReport):
-    return rules.ReportAttrs(
+    return fusion.ReportAttrs(
         sex=report.gender or "unknown",
         birth_date=report.birth_date,
         age_at_missing=report.age_at_missing,
@@ -43,9 +43,9 @@ def of_report(report: GalleryReport):
 
 
 def fuse_report(engine, distance: float, case_attrs, report_attrs, now):
-    return rules.fuse(distance, thresholds(engine), case_attrs, report_attrs, now.date())
+    return fusion.fuse(distance, thresholds(engine), case_attrs, report_attrs, now.date())
 
 
 def fuse_arrival(engine, distance: float, case_attrs, other_attrs, case: Case, other: Case):
     newer, older = (case_attrs, other_attrs) if case.arrived_at >= other.arrived_at else (other_attrs, case_attrs)
-    return rules.fuse_arrivals(distance, thresholds(engine), newer, older)
+    return fusion.fuse_arrivals(distance, thresholds(engine), newer, older)

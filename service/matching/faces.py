@@ -5,7 +5,7 @@ import hashlib
 from dataclasses import dataclass
 
 import numpy as np
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
@@ -51,6 +51,21 @@ def owner_of(photo: Photo) -> tuple[str, int]:
     if photo.lead_id is not None:
         return "lead", photo.lead_id
     return "report", photo.report_id
+
+
+def follow_photos(photos: list[Photo]) -> int:
+    """Faces follow their photos to the owner they have now (a street lead's photos handed to the arrival).
+
+    The same rows, embeddings and crops: nothing is detected or encoded again. The caller holds the photos'
+    row locks, so a photo still being processed writes its faces for the new owner. Returns how many moved.
+    """
+    moved = 0
+    for photo in photos:
+        kind, owner_id = owner_of(photo)
+        moved += db.session.execute(
+            update(Face).where(Face.photo_id == photo.id).values(owner_kind=kind, owner_id=owner_id)
+        ).rowcount
+    return moved
 
 
 def write_faces(photo: Photo, result: FaceResult) -> list[Face]:

@@ -29,7 +29,7 @@ from .. import tasking
 from ..extensions import celery, db
 from ..models import SearchGap
 from ..models.types import utcnow
-from .index import Hit, IndexCache, Kind, Shard, merge_topk
+from .index import Hit, IndexCache, Kind, Row, Shard, merge_topk, shard_of
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,16 @@ class ShardedGallery:
         self.engine_version, self.metric, self.count = engine_version, metric, count
         self.budget_seconds = budget_seconds
         self.missing: set[int] = set()
+        # Faces to put into their shard's index if missing, sent along with the next search (no extra hop).
+        self._missing_rows: list[list] = []
+
+    def add_missing(self, rows) -> int:
+        """IndexCache.add_missing across shards: each row goes to its shard with the next search."""
+        for row in rows:
+            vector = np.frombuffer(row.vector, np.float32) if isinstance(row.vector, (bytes, bytearray, memoryview)) \
+                else np.asarray(row.vector, np.float32).reshape(-1)
+            self._missing_rows.append([int(row.face_id), row.kind, int(row.owner_id), vector.tolist()])
+        return len(rows)
 
     def search(self, vector: ArrayLike, k: int, **filters) -> list[Hit]:
         return self.search_many(np.asarray(vector, np.float32).reshape(1, -1), k, **filters)[0]
@@ -62,10 +72,12 @@ class ShardedGallery:
         # float32 -> JSON -> float32 is exact, so every shard scores the very vectors one index would.
         args = [self.engine_version, self.metric, queries.tolist(), k, kind, list(exclude_owner) if exclude_owner else None]
         sent: dict[str, int] = {}
+        rows, self._missing_rows = self._missing_rows, []
         for shard in range(self.count):
+            owned = [row for row in rows if shard_of(row[0], self.count) == shard]
             try:
                 result = celery.send_task(
-                    tasking.SEARCH_SHARD, args=[shard, self.count, *args], queue=tasking.shard_queue(shard),
+                    tasking.SEARCH_SHARD, args=[shard, self.count, *args, owned or None], queue=tasking.shard_queue(shard),
                     ignore_result=False, retry=False,
                     # Nobody reads an answer after the budget: a shard coming back skips what is stale.
                     expires=self.budget_seconds + 5,
@@ -221,11 +233,13 @@ def shard_cache(engine_version: str, metric: str, shard: int, count: int) -> Ind
 
 
 def search_shard(shard: int, count: int, engine_version: str, metric: str, vectors: list, k: int,
-                 kind: Kind | None, exclude_owner: list | None) -> list[list[list]]:
+                 kind: Kind | None, exclude_owner: list | None, missing_rows: list | None = None) -> list[list[list]]:
     """One shard's top-k for each query, as [face_id, kind, owner_id, distance] lists (JSON for the backend)."""
     cache = shard_cache(engine_version, metric, shard, count)
     # Never answer from a half-loaded index: a cold shard loads first (the coordinator may give up meanwhile).
     cache.refresh()
+    if missing_rows:
+        cache.add_missing([Row(int(f), kd, int(o), np.asarray(v, np.float32)) for f, kd, o, v in missing_rows])
     found = cache.search_many(np.asarray(vectors, np.float32), k, kind=kind,
                               exclude_owner=(exclude_owner[0], int(exclude_owner[1])) if exclude_owner else None)
     return [[[h.face_id, h.kind, h.owner_id, h.distance] for h in hits] for hits in found]

@@ -5,10 +5,10 @@ from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
 from .match import CandidateMatch, Face
 from .notice import Notice
-from .search import DeadlineAlert, FamilyContact
+from .family_search import DeadlineAlert, FamilyContact
 from .search_gap import SearchGap
 from .station import Station
-from .user import ROLES, ApiToken, User
+from .user import ApiToken, User
 
 __all__ = [
     "ApiToken",
@@ -27,7 +27,6 @@ __all__ = [
     "Notice",
     "PatrolRun",
     "Photo",
-    "ROLES",
     "SearchChannel",
     "SearchGap",
     "Station",

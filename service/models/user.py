@@ -6,13 +6,11 @@ from flask_login import UserMixin
 from sqlalchemy import Boolean, ForeignKey, String, func, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..domain.roles import role_at_least
 from ..extensions import db
 from .station import Station
 from .types import UTCDateTime
 
-# A reporter (patrol member, partner volunteer, driver) only sends street leads and sees their own.
-ROLES = ("reporter", "staff", "supervisor", "admin")
-ROLE_RANK = {"reporter": 0, "staff": 1, "supervisor": 2, "admin": 3}
 
 
 class User(UserMixin, db.Model):
@@ -43,7 +41,7 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_version}"
 
     def has_role(self, role: str) -> bool:
-        return ROLE_RANK.get(self.role, -1) >= ROLE_RANK[role]
+        return role_at_least(self.role, role)
 
 
 class ApiToken(db.Model):

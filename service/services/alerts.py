@@ -7,11 +7,11 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
-from ..domain.rules import SEARCHING
+from ..domain.lifecycle import SEARCHING
 from ..extensions import db
 from ..models import Case, DeadlineAlert, User
 from ..models.types import utcnow
-from .search import overdue_steps
+from .family_search import overdue_steps
 
 log = logging.getLogger(__name__)
 

@@ -6,28 +6,18 @@ from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
-from ..domain import leads as rules
+from ..domain import leads as lead_rules
+from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import InvalidValue, NotFound
-from ..domain.rules import CHINA_TZ
 from ..extensions import db
 from ..models import Campaign, Case, Lead, PatrolRun, User
 from ..models.types import utcnow
+from ..formats.fields import CAMPAIGN_FIELDS, PATROL_FIELDS
+from ..formats.sheets import table_csv
+from ..formats.values import parse_fields
 from . import audit
 from .cases import visible_cases
-from .fields import parse_timestamp
-from .leads import _text, response_times, visible_leads
-
-
-def _day(raw, name: str) -> date | None:
-    if raw in (None, ""):
-        return None
-    try:
-        day = date.fromisoformat(str(raw).strip())
-    except ValueError as exc:
-        raise InvalidValue(f"{name} must be a date like 2026-12-01", name) from exc
-    if not 2000 <= day.year <= 2100:
-        raise InvalidValue(f"{name} is out of range", name)
-    return day
+from .leads import response_times, visible_leads
 
 
 def visible_campaigns(actor: User):
@@ -52,16 +42,14 @@ def open_campaign(actor: User, raw: dict, ip: str | None = None) -> Campaign:
     """A supervisor opens a campaign; leads reported during it are tagged with it."""
     if actor.station_id is None:
         raise InvalidValue("a campaign belongs to a station: this user has none", "station")
-    name = _text(raw, "name", 120)
-    if not name:
+    values = parse_fields(CAMPAIGN_FIELDS, raw)
+    if not values.get("name"):
         raise InvalidValue("give the campaign a name", "name")
-    kind = _text(raw, "kind", 16) or "other"
-    if kind not in rules.CAMPAIGN_KINDS:
-        raise InvalidValue(f"kind must be one of: {', '.join(rules.CAMPAIGN_KINDS)}", "kind")
-    starts_on, ends_on = _day(raw.get("starts_on"), "starts_on"), _day(raw.get("ends_on"), "ends_on")
-    rules.check_campaign_dates(starts_on, ends_on)
-    campaign = Campaign(station_id=actor.station_id, name=name, kind=kind, starts_on=starts_on, ends_on=ends_on,
-                        area=_text(raw, "area", 200), note=_text(raw, "note", 2000), created_by_id=actor.id)
+    kind = values.get("kind") or "other"
+    starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
+    lead_rules.check_campaign_dates(starts_on, ends_on)
+    campaign = Campaign(station_id=actor.station_id, name=values["name"], kind=kind, starts_on=starts_on,
+                        ends_on=ends_on, area=values.get("area"), note=values.get("note"), created_by_id=actor.id)
     db.session.add(campaign)
     db.session.flush()
     # Leads and patrols already inside the dates (the campaign opened a day late) count too.
@@ -84,31 +72,21 @@ def log_patrol(actor: User, raw: dict, ip: str | None = None, now: datetime | No
     now = now or utcnow()
     if actor.station_id is None:
         raise InvalidValue("a patrol belongs to a station: this user has none", "station")
-    team = _text(raw, "team", 80)
-    if not team:
+    values = parse_fields(PATROL_FIELDS, raw)
+    if not values.get("team"):
         raise InvalidValue("name the patrol team", "team")
-    started_at = parse_timestamp(raw.get("started_at"), "started_at") if raw.get("started_at") else now
-    ended_at = parse_timestamp(raw.get("ended_at"), "ended_at") if raw.get("ended_at") else None
+    started_at = values.get("started_at") or now
+    ended_at = values.get("ended_at")
     if ended_at is not None and ended_at < started_at:
         raise InvalidValue("the patrol ends before it starts", "ended_at")
-    counts = {}
-    for name in ("people_contacted", "people_brought_in"):
-        value = raw.get(name) or 0
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise InvalidValue(f"{name} must be a whole number", name)
-        try:
-            counts[name] = int(value)
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise InvalidValue(f"{name} must be a whole number", name) from exc
-        if not 0 <= counts[name] <= 1000:
-            raise InvalidValue(f"{name} must be between 0 and 1000", name)
+    counts = {name: values.get(name) or 0 for name in ("people_contacted", "people_brought_in")}
     if counts["people_brought_in"] > counts["people_contacted"]:
         raise InvalidValue("more people brought in than contacted", "people_brought_in")
     from .leads import active_campaign
 
     campaign = active_campaign(actor.station_id, started_at)
-    run = PatrolRun(station_id=actor.station_id, team=team, area=_text(raw, "area", 200), started_at=started_at,
-                    ended_at=ended_at, note=_text(raw, "note", 2000), created_by_id=actor.id,
+    run = PatrolRun(station_id=actor.station_id, team=values["team"], area=values.get("area"), started_at=started_at,
+                    ended_at=ended_at, note=values.get("note"), created_by_id=actor.id,
                     campaign_id=campaign.id if campaign else None, **counts)
     db.session.add(run)
     db.session.flush()
@@ -131,7 +109,7 @@ def lead_numbers(leads: list[Lead], now: datetime) -> dict:
     arrived = dict(db.session.execute(select(Case.id, Case.arrived_at).where(
         Case.id.in_([lead.case_id for lead in leads if lead.case_id]))).all()) if any(lead.case_id for lead in leads) else {}
     counted = [lead for lead in leads if lead.outcome != "duplicate"]  # one person, one report in the times
-    stats = rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
+    stats = lead_rules.response_stats([response_times(lead, arrived.get(lead.case_id)) for lead in counted], now)
     return {
         "leads": stats.leads,
         "answered_within_hour": stats.within_hour,
@@ -201,3 +179,22 @@ def campaign_report(actor: User, campaign: Campaign, now: datetime | None = None
         "lead_rows": leads,
         "patrol_rows": patrols,
     }
+
+
+CSV_COLUMNS = ("lead_id", "reported_at", "seen_at", "source", "urgency", "place", "lat", "lng", "status", "team",
+               "assigned_at", "on_site_at", "closed_at", "outcome", "minutes_to_on_site", "case_no")
+
+
+def campaign_csv(actor: User, campaign: Campaign) -> tuple[bytes, int]:
+    """The campaign's leads, one row each with its response times, as CSV; (file, rows)."""
+    lead_rows = campaign_report(actor, campaign)["lead_rows"]
+    case_ids = [lead.case_id for lead in lead_rows if lead.case_id]
+    case_nos = dict(db.session.execute(select(Case.id, Case.case_no).where(Case.id.in_(case_ids))).all()) if case_ids else {}
+    rows = []
+    for lead in lead_rows:
+        to_site = response_times(lead).to_on_site
+        rows.append((lead.id, lead.reported_at, lead.seen_at, lead.source, ",".join(lead.urgency or []), lead.place,
+                     lead.lat, lead.lng, lead.status, lead.team, lead.assigned_at, lead.on_site_at, lead.closed_at,
+                     lead.outcome, round(to_site.total_seconds() / 60, 1) if to_site else "",
+                     case_nos.get(lead.case_id, "")))
+    return table_csv(CSV_COLUMNS, rows), len(rows)

@@ -7,14 +7,15 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import Select, false, func, or_, select
 
 from ..domain.errors import Conflict, InvalidValue, NotFound
+from ..domain.lifecycle import OPEN_STATES
 from ..extensions import db
 from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
 from . import audit
-from .fields import LOCAL_TZ, parse_case_fields
-from .intake import _finish_person, apply_intake_rules
+from ..formats.fields import parse_case_fields
+from ..formats.values import LOCAL_TZ
+from .intake import apply_intake_rules, finish_person
 
-OPEN_STATES = ("in_station", "in_hospital")
 # States a clerk may move an open case between by correcting it; exits have their own flow.
 PATCH_STATES = {"in_station": {"in_hospital"}, "in_hospital": {"in_station"}}
 MAX_PER_PAGE = 200
@@ -119,7 +120,7 @@ def update_case(actor: User, case_id: int, raw: dict, ip: str | None = None) -> 
         case.state = new_state
     if case.gender is None:
         case.gender = "unknown"
-    _finish_person(case, utcnow().date())
+    finish_person(case, utcnow().date())
     if case.name and case.identity_status == "unknown":
         case.identity_status = "self_reported"
     if changed:

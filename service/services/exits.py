@@ -9,7 +9,8 @@ from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
 from . import audit
 from .cases import get_case
-from .search import _withdraw_notice, settlement_eligible
+from .family_search import settlement_eligible
+from .notices import withdraw_if_resolved
 
 DETAIL_FIELDS = ("collector_name", "collector_id_number", "relation", "destination", "receiving_office",
                  "handover_person", "note", "collector_phone")
@@ -39,6 +40,6 @@ def exit_case(actor: User, case_id: int, exit_type: str, raw: dict, ip: str | No
     case.events.append(CaseEvent(kind="exit", user_id=actor.id, data={"type": exit_type, "state": new_state, **shown}))
     audit.record(actor.id, "case.exit", "case", case.id, {"type": exit_type}, ip)
     if not lifecycle.search_stays_open(exit_type):
-        _withdraw_notice(case)
+        withdraw_if_resolved(case)
     db.session.commit()
     return case

@@ -6,58 +6,31 @@ like an ID number, and cells a spreadsheet would run as a formula are neutralise
 """
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
 from ..domain.errors import InvalidValue
-from ..domain.identity import scrub_ids
-from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
-from ..domain.rules import CHINA_TZ
+from ..domain.deadlines import CHINA_TZ
+from ..domain.lifecycle import SEARCHING as EXCHANGE_CASE_STATES  # every case whose search is still open
 from ..extensions import db
+from ..formats.pfif import write_pfif
+from ..formats.report_csv import write_csv
+from ..formats.report_rows import CSV_COLUMNS, RECORD_DOMAIN
+from ..formats.sheets import XLSX_MIME, scrub, table_csv, table_xlsx
 from ..models import Case, GalleryReport, User
 from . import audit
 from .cases import visible_cases
-from .queues import QueueRow
-from .report_formats import CSV_COLUMNS, FORMULA_STARTS, RECORD_DOMAIN, write_csv, write_pfif
+from .worklists import QueueRow
 from .reports import STATUSES as REPORT_STATUSES
 from .reports import visible_reports
 
 TABLE_FORMATS = ("csv", "xlsx")
 EXCHANGE_FORMATS = ("pfif", "csv")
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MIME = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX_MIME, "pfif": "application/xml; charset=utf-8"}
 EXTENSION = {"csv": "csv", "xlsx": "xlsx", "pfif": "xml"}
-
-# Characters XML (and so XLSX) cannot hold.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-
-
-def scrub(value) -> str:
-    """A cell's text with ID-shaped numbers removed (the pattern, in domain/identity.py, is shared with the views)."""
-    return scrub_ids(str(value))
-
-
-def safe_cell(value):
-    """Text neutralised for a spreadsheet: no ID numbers, no formula, no control characters."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (int, float)):
-        return value
-    if isinstance(value, datetime):
-        value = value.astimezone(CHINA_TZ).strftime("%Y-%m-%d %H:%M")
-    elif isinstance(value, date):
-        value = value.isoformat()
-    text = _CONTROL.sub("", scrub(value))
-    # A leading quote makes Excel and LibreOffice keep "=cmd|..." as text (OWASP CSV injection advice).
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 # ---------------------------------------------------------------- queue tables
@@ -141,46 +114,6 @@ def queue_table(name: str, rows: Iterable[QueueRow], header: dict | None = None,
     return [str((header or {}).get(c, c)) for c in columns], table
 
 
-def table_csv(header: Sequence[str], rows: Iterable[Sequence]) -> bytes:
-    """CSV in UTF-8 with a BOM (Excel shows Chinese), every cell neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([safe_cell(h) for h in header])
-    writer.writerows([safe_cell(v) for v in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")
-
-
-def table_xlsx(header: Sequence[str], rows: Iterable[Sequence], title: str = "queue") -> bytes:
-    """An XLSX workbook of one sheet; text cells are stored as text, never as formulas."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet(title=re.sub(r"[\[\]:*?/\\]", "", title)[:31] or "sheet")
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-
-    def cells(values, font=None):
-        out = []
-        for value in values:
-            value = safe_cell(value)
-            cell = WriteOnlyCell(sheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # never "f", whatever the text looks like
-            if font is not None:
-                cell.font = font
-            out.append(cell)
-        return out
-
-    sheet.append(cells(header, bold))
-    for row in rows:
-        sheet.append(cells(row))
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
-
-
 def queue_file(actor: User, name: str, fmt: str, rows: Sequence[QueueRow], header: dict | None = None,
                word: Label | None = None, ip: str | None = None) -> bytes:
     """A queue as CSV or XLSX; the export is audited (it carries names)."""
@@ -197,8 +130,6 @@ def file_name(stem: str, fmt: str, now: datetime) -> str:
 
 
 # ---------------------------------------------------------------- data exchange (PFIF 1.4 / CSV)
-
-EXCHANGE_CASE_STATES = OPEN_STATES + SEARCH_OPEN_STATES  # every case whose search is still open
 
 
 def case_exchange_row(case: Case) -> dict:

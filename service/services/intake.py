@@ -2,26 +2,26 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from ..domain.channels import CHANNELS
 from ..domain.errors import Conflict, InvalidValue
 from ..domain.intake import derived_categories, validate_age_range
+from ..domain.lifecycle import OPEN_STATES
 from ..extensions import db
 from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
 from ..models.types import utcnow
 from . import audit
-from .fields import parse_case_fields
+from ..formats.fields import parse_case_fields
 from ..matching.photos import queue_photos
 from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
 
 log = logging.getLogger(__name__)
-
-CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
-START_STATES = ("in_station", "in_hospital")
 
 
 class StorageFull(PhotoRejected):
@@ -86,13 +86,14 @@ def apply_intake_rules(values: dict, on) -> dict:
     return values
 
 
-def _finish_person(case: Case, on) -> None:
+def finish_person(case: Case, on) -> None:
+    """What follows from the person's facts on day `on`: the age range checked, categories and the minor flag."""
     case.age_min, case.age_max = validate_age_range(case.age_min, case.age_max)
     case.categories = derived_categories(case.categories or [], case.birth_date, case.age_min, case.age_max, on)
     case.is_minor = "minor" in case.categories
 
 
-def _attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_dir: Path) -> tuple[list[Photo], list[Path]]:
+def attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_dir: Path) -> tuple[list[Photo], list[Path]]:
     """Write files (content-addressed) and add rows; returns the files this call created."""
     rows, written = [], []
     seen = {p.sha256 for p in case.photos}
@@ -124,6 +125,18 @@ def _attach_photos(case: Case, photos: list[CheckedPhoto], actor: User, media_di
     return rows, written
 
 
+LEAD_KEY_PREFIX = "lead:"  # arrivals registered from a street lead (services.leads): never a client's key
+
+
+@dataclass
+class NewArrival:
+    """A case built in the session by `build_arrival`, for its caller to commit."""
+
+    case: Case
+    photos: list[Photo]  # the photos uploaded with it: queued for processing after the commit
+    written: list[Path]  # files this request created: deleted again if the transaction fails
+
+
 def register_arrival(
     actor: User,
     raw_fields: dict,
@@ -131,22 +144,41 @@ def register_arrival(
     settings,
     idempotency_key: str | None = None,
     ip: str | None = None,
-    from_lead: bool = False,
 ) -> Registration:
     """Create a case with its photos and six channels in one transaction, then queue the photos."""
-    if idempotency_key:
-        idempotency_key = idempotency_key.strip()[:64] or None
-    if idempotency_key and idempotency_key.startswith(LEAD_KEY_PREFIX) and not from_lead:
+    key = (idempotency_key or "").strip()[:64] or None
+    if key and key.startswith(LEAD_KEY_PREFIX):
         raise InvalidValue("this idempotency key is reserved", "idempotency_key")
-    if idempotency_key:
-        existing = _replayed(actor, idempotency_key)
+    if key:
+        existing = replayed_case(actor, key)
         if existing is not None:
             return Registration(existing, created=False, queued=True)
+    try:
+        arrival = build_arrival(actor, raw_fields, uploads, settings, key, ip)
+        commit_discarding(arrival.written)
+    except IntegrityError:
+        if key:  # a concurrent double submit won the race: answer with its case
+            existing = replayed_case(actor, key)
+            if existing is not None:
+                return Registration(existing, created=False, queued=True)
+        raise
+    log.info("event=case_registered case_id=%s photos=%s", arrival.case.id, len(arrival.photos))
+    queued = queue_photos([p.id for p in arrival.photos])
+    return Registration(arrival.case, created=True, queued=queued)
 
+
+def build_arrival(actor: User, raw_fields: dict, uploads: list[Upload], settings, idempotency_key: str | None = None,
+                  ip: str | None = None, handed_over: Sequence[Photo] = ()) -> NewArrival:
+    """Validate an arrival and add it to the session: the case, its six channels, its photos, timeline and audit.
+
+    `handed_over` are photos already kept (a street lead's, processed or still pending) that change hands
+    as they are: they join the case without being stored or processed again. Nothing is committed; on an error the session is rolled back
+    and the files this call wrote are deleted.
+    """
     values = parse_case_fields(raw_fields)
     start_state = (raw_fields.get("state") or "in_station").strip()
-    if start_state not in START_STATES:
-        raise InvalidValue(f"state at intake must be one of: {', '.join(START_STATES)}", "state")
+    if start_state not in OPEN_STATES:
+        raise InvalidValue(f"state at intake must be one of: {', '.join(OPEN_STATES)}", "state")
     checked = check_uploads(uploads, settings)
     now = utcnow()
     values = apply_intake_rules(values, now.date())
@@ -169,49 +201,46 @@ def register_arrival(
         case.gender = "unknown"
     if case.name:
         case.identity_status = "self_reported"
-    _finish_person(case, now.date())
+    finish_person(case, now.date())
     db.session.add(case)
+    for photo in handed_over:
+        case.photos.append(photo)
     try:
-        photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+        photos, written = attach_photos(case, checked, actor, settings.media_dir)
     except StorageFull:  # the case is in the session: a later commit in this request must not save it
         db.session.rollback()
         raise
-    case.matching_status = "pending" if photos else "done"
+    count = len(case.photos)
+    case.matching_status = "pending" if count else "done"
     for channel in CHANNELS:
-        status = "in_progress" if channel == "face" and photos else "not_started"
+        status = "in_progress" if channel == "face" and count else "not_started"
         case.channels.append(SearchChannel(channel=channel, status=status))
     try:
         db.session.flush()
         case.case_no = f"{station.code}-{now:%Y%m%d}-{case.id:06d}"
-        case.events.append(
-            CaseEvent(kind="registered", user_id=actor.id, data={"photos": len(photos), "state": start_state})
-        )
-        audit.record(actor.id, "case.create", "case", case.id, {"photos": len(photos)}, ip)
-        db.session.commit()
-    except IntegrityError:
-        rollback_discarding(written)
-        if idempotency_key:  # a concurrent double submit won the race: answer with its case
-            existing = _replayed(actor, idempotency_key)
-            if existing is not None:
-                return Registration(existing, created=False, queued=True)
-        raise
+        case.events.append(CaseEvent(kind="registered", user_id=actor.id, data={"photos": count, "state": start_state}))
+        audit.record(actor.id, "case.create", "case", case.id, {"photos": count}, ip)
     except BaseException:
         rollback_discarding(written)
         raise
-    log.info("event=case_registered case_id=%s photos=%s", case.id, len(photos))
-    queued = queue_photos([p.id for p in photos])
-    return Registration(case, created=True, queued=queued)
+    return NewArrival(case, photos, written)
 
 
-LEAD_KEY_PREFIX = "lead:"  # arrivals registered from a street lead (services.leads): never a client's key
-
-
-def _replayed(actor: User, key: str) -> Case | None:
+def replayed_case(actor: User, key: str) -> Case | None:
     """The case an earlier submit with this key made; another station's case is a conflict, never shown."""
     existing = db.session.scalar(select(Case).where(Case.idempotency_key == key))
     if existing is not None and actor.role != "admin" and existing.station_id != actor.station_id:
         raise Conflict("this idempotency key was used for another registration", "idempotency_key")
     return existing
+
+
+def commit_discarding(written: list[Path]) -> None:
+    """Commit; when that fails, roll back and delete the files this request wrote that no committed photo uses."""
+    try:
+        db.session.commit()
+    except BaseException:
+        rollback_discarding(written)
+        raise
 
 
 def rollback_discarding(written: list[Path]) -> None:
@@ -231,7 +260,7 @@ def add_photos(actor: User, case: Case, uploads: list[Upload], settings, ip: str
     """More photos for an existing case (a better frontal shot taken later)."""
     checked = check_uploads(uploads, settings)
     try:
-        photos, written = _attach_photos(case, checked, actor, settings.media_dir)
+        photos, written = attach_photos(case, checked, actor, settings.media_dir)
     except StorageFull:  # photo rows without files are in the session: drop them
         db.session.rollback()
         raise

@@ -45,7 +45,9 @@ def _job_dir(settings, job_id: int) -> Path:
 
 def start_import(actor: User, filename: str, data: bytes, photos_zip: bytes | None, settings) -> Job:
     """Keep the upload, create the job, queue it; rows are checked by the job itself."""
-    from .report_formats import FormatError, detect_format, parse_csv, parse_pfif
+    from ..formats.pfif import parse_pfif
+    from ..formats.report_csv import parse_csv
+    from ..formats.report_rows import FormatError, detect_format
 
     if not data:
         raise InvalidValue("the import file is empty", "file")
@@ -125,7 +127,9 @@ def _fingerprint(fields: dict) -> str:
 def _run_import(job: Job, settings) -> None:
     from .intake import Upload
     from ..media import PhotoRejected
-    from .report_formats import FormatError, parse_csv, parse_pfif
+    from ..formats.pfif import parse_pfif
+    from ..formats.report_csv import parse_csv
+    from ..formats.report_rows import FormatError
     from .reports import create_report
 
     folder = _job_dir(settings, job.id)

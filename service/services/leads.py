@@ -12,20 +12,24 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, false, select
 from sqlalchemy.exc import IntegrityError
 
-from ..domain import leads as rules
+from .. import tasking
+from ..domain import leads as lead_rules
+from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import Conflict, InvalidValue, NotFound
-from ..domain.rules import CHINA_TZ
 from ..extensions import db
-from ..models import Campaign, Lead, Photo, User
+from ..formats.fields import LEAD_FIELDS, parse_timestamp
+from ..matching import faces
+from ..matching.photos import queue_photos
+from ..models import Campaign, Case, CaseEvent, Lead, Photo, Station, User
 from ..models.types import utcnow
 from . import audit
-from .fields import parse_timestamp
-from ..matching.photos import queue_photos
-from .intake import StorageFull, Upload, _attach_photos, check_uploads, photo_file, register_arrival, rollback_discarding
+from .intake import (LEAD_KEY_PREFIX, StorageFull, Upload, attach_photos, build_arrival, check_uploads,
+                     commit_discarding, replayed_case, rollback_discarding)
 
 log = logging.getLogger(__name__)
 
 MAX_PHOTOS = 3
+REPORT_FIELDS = tuple(name for name in LEAD_FIELDS if name != "urgency")  # the form's single values (urgency: a list)
 MAX_TEXT = 2000
 SEEN_AT_PAST = timedelta(days=7)  # a lead is about now: older sightings belong to a phone call
 SEEN_AT_FUTURE = timedelta(minutes=10)  # a phone clock a little ahead is fine
@@ -58,7 +62,7 @@ def _flags(raw: dict) -> list[str]:
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
         raise InvalidValue("urgency must be a list of flags", "urgency")
-    return rules.clean_flags(value)
+    return lead_rules.clean_flags(value)
 
 
 def _number(raw: dict, name: str):
@@ -93,13 +97,13 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
         raise InvalidValue("this user belongs to no station", "station")
     # A reporter's source is their account's (a volunteer cannot file as police); staff may say.
     source = (actor.reporter_source or "other") if not actor.has_role("staff") else (_text(raw, "source", 20) or "patrol")
-    if source not in rules.SOURCES:
-        raise InvalidValue(f"source must be one of: {', '.join(rules.SOURCES)}", "source")
+    if source not in lead_rules.SOURCES:
+        raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
     seen_raw = raw.get("seen_at")
     seen_at = parse_timestamp(seen_raw, "seen_at") if seen_raw not in (None, "") else now
     if seen_at > now + SEEN_AT_FUTURE or seen_at < now - SEEN_AT_PAST:
         raise InvalidValue("seen_at must be within the last 7 days", "seen_at")
-    lat, lng = rules.check_coordinates(_number(raw, "lat"), _number(raw, "lng"))
+    lat, lng = lead_rules.check_coordinates(_number(raw, "lat"), _number(raw, "lng"))
     accuracy = _number(raw, "accuracy_m")
     try:
         accuracy = None if accuracy is None else max(0.0, min(float(accuracy), 100000.0))
@@ -123,7 +127,7 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
     )
     db.session.add(lead)
     try:
-        photos, written = _attach_photos(lead, checked, actor, settings.media_dir)
+        photos, written = attach_photos(lead, checked, actor, settings.media_dir)
     except StorageFull:
         db.session.rollback()
         raise
@@ -203,7 +207,7 @@ def open_leads(actor: User, now: datetime | None = None) -> list[Lead]:
     """Open, assigned and on-site leads, most urgent first (danger flags, then waiting time)."""
     now = now or utcnow()
     rows = db.session.scalars(with_photos(visible_leads(actor).where(Lead.status != "closed"))).all()
-    return sorted(rows, key=lambda lead: -rules.urgency_score(lead.urgency or [], lead.reported_at, now))
+    return sorted(rows, key=lambda lead: -lead_rules.urgency_score(lead.urgency or [], lead.reported_at, now))
 
 
 def recent_closed(actor: User, limit: int = 50) -> list[Lead]:
@@ -226,7 +230,7 @@ def assign(actor: User, lead_id: int, team: str | None, ip: str | None = None, n
     team = _text({"team": team}, "team", 80)
     if not team:
         raise InvalidValue("name the patrol team", "team")
-    rules.check_transition(lead.status, "assigned")
+    lead_rules.check_transition(lead.status, "assigned")
     lead.status, lead.team, lead.assigned_by_id = "assigned", team, actor.id
     lead.assigned_at = lead.assigned_at or now or utcnow()  # re-assigning keeps the first dispatch time
     audit.record(actor.id, "lead.assign", "lead", lead.id, {"team": team}, ip)
@@ -236,7 +240,7 @@ def assign(actor: User, lead_id: int, team: str | None, ip: str | None = None, n
 
 def mark_on_site(actor: User, lead_id: int, ip: str | None = None, now: datetime | None = None) -> Lead:
     lead = _locked(actor, lead_id)
-    rules.check_transition(lead.status, "on_site")
+    lead_rules.check_transition(lead.status, "on_site")
     lead.status, lead.on_site_at = "on_site", now or utcnow()
     audit.record(actor.id, "lead.on_site", "lead", lead.id, None, ip)
     db.session.commit()
@@ -247,11 +251,11 @@ def close(actor: User, lead_id: int, outcome: str | None, note: str | None = Non
           now: datetime | None = None) -> Lead:
     """Close a lead that did not become an arrival (refused help, not found, referred...)."""
     lead = _locked(actor, lead_id)
-    if outcome not in rules.OUTCOMES:
-        raise InvalidValue(f"outcome must be one of: {', '.join(rules.OUTCOMES)}", "outcome")
+    if outcome not in lead_rules.OUTCOMES:
+        raise InvalidValue(f"outcome must be one of: {', '.join(lead_rules.OUTCOMES)}", "outcome")
     if outcome == "brought_in":
         raise InvalidValue("a person brought in is registered as an arrival from the lead", "outcome")
-    rules.check_transition(lead.status, "closed")
+    lead_rules.check_transition(lead.status, "closed")
     lead.status, lead.outcome, lead.closed_at = "closed", outcome, now or utcnow()
     lead.outcome_note = _text({"note": note}, "note", MAX_TEXT)
     audit.record(actor.id, "lead.close", "lead", lead.id, {"outcome": outcome}, ip)
@@ -276,14 +280,15 @@ def arrival_fields(lead: Lead) -> dict:
 
 
 def convert_to_arrival(actor: User, lead_id: int, raw_fields: dict, extra_uploads: list[Upload], settings,
-                       ip: str | None = None, now: datetime | None = None):
-    """The person was brought in: register the arrival with the lead's photos and GPS, close the lead.
+                       ip: str | None = None, now: datetime | None = None) -> tuple[Case, bool]:
+    """The person was brought in: register the arrival from the lead and close the lead, in one transaction.
 
-    Idempotent: the arrival's key is the lead's, so a retry answers with the same case."""
-    from ..models import Case
-    from .intake import LEAD_KEY_PREFIX
-
-    lead = _locked(actor, lead_id)  # a concurrent close (not found) cannot be overwritten as brought in
+    The lead's photos and their faces change hands as they are (same rows, same normalised files and crops:
+    nothing is read back, stored or processed again); staff's extra photos are processed as at any intake.
+    The lead's row lock is held to the commit, so a concurrent close or a second click waits and then
+    finds the lead closed or converted. Idempotent: a retry answers with the same case.
+    """
+    lead = _locked(actor, lead_id)
     if lead.case_id is not None:
         case = db.session.get(Case, lead.case_id)
         db.session.rollback()
@@ -296,47 +301,44 @@ def convert_to_arrival(actor: User, lead_id: int, raw_fields: dict, extra_upload
     prefilled = {k: v for k, v in arrival_fields(lead).items() if v not in (None, "", [])}
     fields = {**prefilled, **{k: v for k, v in raw_fields.items() if v not in (None, "") or k not in prefilled}}
     fields["station_code"] = lead_station_code(lead)  # the lead's station, also when an admin registers it
-    uploads = []
-    for p in lead.photos:
-        path = photo_file(settings.media_dir, p, normalized=False)
-        if path.exists():  # a file lost on disk must not block the arrival: the other photos go on
-            uploads.append(Upload(f"lead-{lead.id}-{p.id}", path.read_bytes()))
-        else:
-            log.warning("event=lead_photo_missing lead_id=%s photo_id=%s", lead.id, p.id)
-    db.session.rollback()  # the lock ends here; register_arrival owns its own transaction
-    reg = register_arrival(actor, fields, uploads + list(extra_uploads), settings,
-                           idempotency_key=f"{LEAD_KEY_PREFIX}{lead_id}", ip=ip, from_lead=True)
-    lead = _locked(actor, lead_id)
-    if lead.status == "closed" and lead.case_id is None:  # closed meanwhile: the arrival stands, say so
-        log.warning("event=lead_closed_during_arrival lead_id=%s case_id=%s", lead.id, reg.case.id)
+    key = f"{LEAD_KEY_PREFIX}{lead.id}"
+    # An arrival registered before the lead was linked to it (by an earlier release): link it now.
+    case, arrival = replayed_case(actor, key), None
+    if case is None:
+        photos = list(db.session.scalars(
+            select(Photo).where(Photo.lead_id == lead.id).order_by(Photo.id).with_for_update()
+            .execution_options(populate_existing=True)))
+        arrival = build_arrival(actor, fields, extra_uploads, settings, key, ip, handed_over=photos)
+        case = arrival.case
+        faces.follow_photos(photos)
     when = now or utcnow()
-    if lead.case_id is None:
-        lead.case_id = reg.case.id
-        lead.status, lead.outcome, lead.closed_at = "closed", "brought_in", when
-        # Brought in means the team was there: at the latest now, if nobody pressed "on site".
-        lead.on_site_at = lead.on_site_at or when
-        reg.case.events.append(_lead_event(reg.case.id, actor, lead))
-        audit.record(actor.id, "lead.brought_in", "lead", lead.id, {"case_id": reg.case.id}, ip)
-        db.session.commit()
-    return reg.case, reg.created
+    lead.case_id = case.id
+    lead.status, lead.outcome, lead.closed_at = "closed", "brought_in", when
+    # Brought in means the team was there: at the latest now, if nobody pressed "on site".
+    lead.on_site_at = lead.on_site_at or when
+    case.events.append(_lead_event(case.id, actor, lead))
+    audit.record(actor.id, "lead.brought_in", "lead", lead.id, {"case_id": case.id}, ip)
+    commit_discarding(arrival.written if arrival else [])
+    log.info("event=lead_brought_in lead_id=%s case_id=%s", lead.id, case.id)
+    if arrival is not None:
+        # The case's faces are the lead's, already encoded: match them now. New photos match when processed.
+        tasking.enqueue(tasking.MATCH_CASE, case.id)
+        queue_photos([p.id for p in arrival.photos])
+    return case, arrival is not None
 
 
 def lead_station_code(lead: Lead) -> str:
-    from ..models import Station
-
     return db.session.get(Station, lead.station_id).code
 
 
-def _lead_event(case_id: int, actor: User, lead: Lead):
-    from ..models import CaseEvent
-
+def _lead_event(case_id: int, actor: User, lead: Lead) -> CaseEvent:
     return CaseEvent(case_id=case_id, kind="from_lead", user_id=actor.id,
                      data={"lead_id": lead.id, "source": lead.source, "reported_at": lead.reported_at.isoformat()})
 
 
-def response_times(lead: Lead, arrived_at: datetime | None = None) -> rules.Times:
-    return rules.Times(reported_at=lead.reported_at, assigned_at=lead.assigned_at, on_site_at=lead.on_site_at,
-                       arrived_at=arrived_at, closed_at=lead.closed_at)
+def response_times(lead: Lead, arrived_at: datetime | None = None) -> lead_rules.Times:
+    return lead_rules.Times(reported_at=lead.reported_at, assigned_at=lead.assigned_at, on_site_at=lead.on_site_at,
+                            arrived_at=arrived_at, closed_at=lead.closed_at)
 
 
 def lead_photo(actor: User, photo_id: int) -> Photo:

@@ -11,16 +11,10 @@ once; the Notice row keeps only what people decided (approval) and the withdrawa
 """
 from __future__ import annotations
 
-import io
 import logging
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -29,28 +23,24 @@ from ..domain.errors import Conflict, Forbidden, InvalidValue
 from ..domain.fusion import provinces_in
 from ..domain.identity import scrub_ids
 from ..domain.intake import age_bounds, age_on
-from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
+from ..domain.lifecycle import SEARCHING as SEARCHING_STATES  # settled and transferred people's notices stay up
 from ..extensions import db
+from ..formats import notice_render as render
+from ..formats.notice_render import NoticePage, cn_date, contact_lines, dialect_phrase, fit, notice_lines
 from ..models import Case, CaseEvent, Notice, Photo, User
 from ..models.types import utcnow
 from . import audit
-from .fields import LOCAL_TZ
+from ..formats.values import LOCAL_TZ
 from .intake import photo_file
 
 log = logging.getLogger(__name__)
 
 TITLE = "寻亲公告"
 FORMATS = ("json", "html", "png", "pdf")
-# Settled and transferred people keep an open search (DOMAIN.md §Leaving), so their notices stay up.
-SEARCHING_STATES = OPEN_STATES + SEARCH_OPEN_STATES
 PUSH_MAX_CHARS = 120  # the Toutiao push (头条寻人) is short
 SEX_LABELS = {"male": "男", "female": "女"}
 WITHDRAWN_FOUND = "已寻到亲属，本公告撤回。"
 WITHDRAWN_CLOSED = "已结案，本公告撤回。"
-# A4 portrait at 150 dpi.
-DPI = 150
-PAGE_SIZE = (1240, 1754)
-CONTACT_TOP = PAGE_SIZE[1] - 330  # the contact box at the foot of the page
 HTML_PHOTO_SIDE = 600  # the photo embedded in the HTML notice: enough to recognise, small to send
 
 
@@ -167,10 +157,6 @@ def _local_date(value) -> date | None:
     return value.astimezone(LOCAL_TZ).date() if value else None
 
 
-def _cn_date(d: date | None) -> str | None:
-    return f"{d.year}年{d.month}月{d.day}日" if d else None
-
-
 def _age(case: Case, on: date) -> tuple[int | None, int | None, str | None]:
     """The age today: from the birth date if known (the date itself is never shown), else the estimate."""
     lo, hi = age_bounds(case.birth_date, case.age_min, case.age_max, on)
@@ -194,14 +180,6 @@ def _who(case: Case) -> str:
     return {"male": "男子", "female": "女子"}.get(case.gender, "人员")
 
 
-def _dialect_phrase(dialect: str) -> str:
-    if dialect.endswith("口音"):
-        return dialect
-    if dialect.endswith(("话", "语", "方言")):
-        return f"讲{dialect}"
-    return f"{dialect}口音"
-
-
 def notice_photo(case: Case) -> Photo | None:
     """The first processed photo (a usable face, normalised and stripped of metadata)."""
     return next((p for p in case.photos if p.status == "processed" and p.normalized_sha256), None)
@@ -222,7 +200,7 @@ def _public_description(case: Case, f: dict) -> str:
     parts = []
     when_where = ""
     if f["found_date"]:
-        when_where += _cn_date(date.fromisoformat(f["found_date"]))
+        when_where += cn_date(date.fromisoformat(f["found_date"]))
     if f["found_place"]:
         when_where += f"在{f['found_place']}"
     first = f"{when_where}发现一名{_who(case)}" if when_where else f"现有一名{_who(case)}"
@@ -234,7 +212,7 @@ def _public_description(case: Case, f: dict) -> str:
     if f["height_cm"]:
         parts.append(f"身高约{f['height_cm']}厘米")
     if f["dialect"]:
-        parts.append(_dialect_phrase(f["dialect"]))
+        parts.append(dialect_phrase(f["dialect"]))
     sentence = "，".join(parts) + "。"
     sentence += f"现在{f['station']['name']}接受救助，望其亲属或知情者与我站联系。"
     return sentence
@@ -287,43 +265,7 @@ def notice_fields(case: Case, on: date | None = None) -> dict:
     return fields
 
 
-def notice_lines(fields: dict) -> list[tuple[str, str]]:
-    """The labelled lines of the notice, the same on the page, in HTML and in the pictures."""
-    if fields["withdrawn"]:
-        return [("公告编号", fields["notice_no"] or ""), ("说明", fields["statement"])]
-    rows = [
-        ("公告编号", fields["notice_no"]),
-        ("姓名", fields["name"]),
-        ("性别", fields["sex_label"]),
-        ("年龄", fields["age"]),
-        ("身高", f"约{fields['height_cm']}厘米" if fields["height_cm"] else None),
-        ("体型", fields["build"]),
-        ("口音", fields["dialect"]),
-        ("发现地点", fields["found_place"]),
-        ("发现日期", _cn_date(date.fromisoformat(fields["found_date"])) if fields["found_date"] else None),
-        ("入站日期", _cn_date(date.fromisoformat(fields["arrived_date"])) if fields["arrived_date"] else None),
-        ("家乡线索", f"自述{fields['hometown_hint']}" if fields["hometown_hint"] else None),
-        ("体貌特征", fields["marks"]),
-        ("衣着", fields["clothing"]),
-    ]
-    return [(label, str(value)) for label, value in rows if value not in (None, "")]
-
-
-def contact_lines(fields: dict) -> list[str]:
-    st = fields["station"]
-    ask = "如有疑问" if fields["withdrawn"] else "如有线索"
-    return [f"{ask}，请联系{st['name']}"] + ([f"电话：{st['phone']}"] if st["phone"] else [])
-
-
-def contact_line(fields: dict) -> str:
-    return "，".join(contact_lines(fields))
-
-
 # ---------------------------------------------------------------- the Toutiao push
-
-def _fit(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
-
 
 def push_text(case: Case, on: date | None = None) -> dict:
     """A short text for the Toutiao push (≤ 120 characters) and the areas to target."""
@@ -337,8 +279,8 @@ def push_text(case: Case, on: date | None = None) -> dict:
     when = ""
     if fields["found_date"]:
         d = date.fromisoformat(fields["found_date"])
-        when = f"{d.month}月{d.day}日" if d.year == on.year else _cn_date(d)
-    place = _fit(fields["found_place"] or "", 30)
+        when = f"{d.month}月{d.day}日" if d.year == on.year else cn_date(d)
+    place = fit(fields["found_place"] or "", 30)
     if when or place:
         head = f"【寻亲】{when}{'在' + place if place else ''}发现一名{_who(case)}"
     else:
@@ -348,17 +290,17 @@ def push_text(case: Case, on: date | None = None) -> dict:
         fields["name"],
         fields["age"],
         f"身高约{fields['height_cm']}厘米" if fields["height_cm"] else None,
-        _dialect_phrase(fields["dialect"]) if fields["dialect"] else None,
-        _fit(f"自述{fields['hometown_hint']}", 24) if fields["hometown_hint"] else None,
-        _fit(fields["marks"], 24) if fields["marks"] else None,
-        _fit(f"衣着{fields['clothing']}", 24) if fields["clothing"] else None,
+        dialect_phrase(fields["dialect"]) if fields["dialect"] else None,
+        fit(f"自述{fields['hometown_hint']}", 24) if fields["hometown_hint"] else None,
+        fit(fields["marks"], 24) if fields["marks"] else None,
+        fit(f"衣着{fields['clothing']}", 24) if fields["clothing"] else None,
         f"编号{case.case_no}" if case.case_no else None,
     ]
     chosen: list[str] = []
     for extra in extras:
         if extra and len("，".join([head, *chosen, extra]) + "。" + contact) <= PUSH_MAX_CHARS:
             chosen.append(extra)
-    text = _fit("，".join([head, *chosen]) + "。" + contact, PUSH_MAX_CHARS)
+    text = fit("，".join([head, *chosen]) + "。" + contact, PUSH_MAX_CHARS)
     return {"notice_no": case.case_no, "withdrawn": False, "text": text, "length": len(text),
             "areas": push_areas(case)}
 
@@ -384,114 +326,7 @@ def push_areas(case: Case) -> list[dict]:
     return areas
 
 
-# ---------------------------------------------------------------- the picture (PNG, PDF)
-
-@dataclass(frozen=True)
-class FontFile:
-    path: str
-    index: int = 0
-
-
-@dataclass(frozen=True)
-class Fonts:
-    regular: FontFile | None
-    bold: FontFile | None
-
-    @property
-    def cjk(self) -> bool:
-        return self.regular is not None
-
-
-FONT_CANDIDATES = (
-    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",  # Debian/Ubuntu fonts-noto-cjk
-    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",  # Arch
-    "/usr/share/fonts/google-noto-cjk/NotoSansCJK-Regular.ttc",  # Fedora
-    "/usr/share/fonts/opentype/noto/NotoSansCJKsc-Regular.otf",
-    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
-    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
-    "/System/Library/Fonts/PingFang.ttc",
-)
-
-
-def _simplified_face(path: str, hint: int | None = None) -> FontFile | None:
-    """The face of a font collection that draws Simplified Chinese forms (Noto CJK's "SC")."""
-    faces = []
-    for index in range(12):
-        try:
-            faces.append(ImageFont.truetype(path, 12, index=index).getname()[0] or "")
-        except OSError:
-            break
-    if not faces:
-        return None
-    if hint is not None and hint < len(faces):
-        return FontFile(path, hint)
-    sc = next((i for i, name in enumerate(faces) if name.endswith(" SC") or "SC " in name), 0)
-    return FontFile(path, sc)
-
-
-def _fc_match() -> FontFile | None:
-    if shutil.which("fc-match") is None:
-        return None
-    try:
-        out = subprocess.run(
-            ["fc-match", "-f", "%{file}\n%{index}\n%{lang}", "Noto Sans CJK SC:lang=zh-cn"],
-            capture_output=True, text=True, timeout=5, check=False,
-        ).stdout.split("\n")
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if len(out) < 3 or not out[0] or "zh-cn" not in out[2].split("|"):
-        return None  # fontconfig fell back to a font without Chinese
-    try:
-        index = int(out[1])
-    except ValueError:
-        index = None
-    return _simplified_face(out[0], index)
-
-
-@lru_cache(maxsize=1)
-def find_fonts() -> Fonts:
-    """A CJK font found at run time (a few known paths, then fontconfig); None: Pillow's default."""
-    regular = None
-    for path in FONT_CANDIDATES:
-        if Path(path).exists():
-            regular = _simplified_face(path)
-            if regular:
-                break
-    regular = regular or _fc_match()
-    if regular is None:
-        log.warning("event=notice_font_missing fallback=pillow_default")
-        return Fonts(None, None)
-    bold_path = regular.path.replace("Regular", "Bold")
-    bold = None
-    if bold_path != regular.path and Path(bold_path).exists():
-        bold = _simplified_face(bold_path, regular.index)
-    log.info("event=notice_font path=%s index=%s", regular.path, regular.index)
-    return Fonts(regular, bold or regular)
-
-
-@lru_cache(maxsize=32)
-def _font(size: int, bold: bool = False):
-    fonts = find_fonts()
-    chosen = fonts.bold if bold else fonts.regular
-    if chosen is None:
-        return ImageFont.load_default(size=size)
-    return ImageFont.truetype(chosen.path, size, index=chosen.index)
-
-
-@dataclass(frozen=True)
-class NoticePage:
-    """Everything drawn on the notice picture: the only data the renderer receives."""
-
-    title: str
-    notice_no: str
-    lines: tuple[tuple[str, str], ...]
-    description: str | None
-    contact: tuple[str, ...]
-    withdrawn: bool
-    statement: str | None
-    photo: bytes | None  # the normalised JPEG
-    footer: str
-
+# ---------------------------------------------------------------- the picture (drawn by formats/notice_render.py)
 
 def _photo_bytes(case: Case, settings, photo_id: int | None) -> bytes | None:
     if photo_id is None:
@@ -507,7 +342,7 @@ def _photo_bytes(case: Case, settings, photo_id: int | None) -> bytes | None:
 def notice_page(case: Case, settings, fields: dict | None = None) -> NoticePage:
     fields = fields or notice_fields(case)
     footer = f"全国救助寻亲网 · {fields['station']['name']} · {fields['notice_no']}"
-    if not find_fonts().cjk:
+    if not render.find_fonts().cjk:
         footer = f"[no CJK font found: install fonts-noto-cjk] {fields['notice_no']}"
     if fields["withdrawn"]:
         return NoticePage(TITLE, fields["notice_no"] or "", tuple(notice_lines(fields)), None,
@@ -525,136 +360,21 @@ def notice_page(case: Case, settings, fields: dict | None = None) -> NoticePage:
     )
 
 
-NO_LINE_START = "，。、；：！？）》」』”’,.;:!?)"  # punctuation that hangs at the end of a line instead
-
-
-def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
-    """Break text to fit `width` pixels; Chinese has no spaces, so break between any characters."""
-    lines: list[str] = []
-    for paragraph in text.splitlines() or [""]:
-        line = ""
-        for ch in paragraph:
-            if not line or ch in NO_LINE_START or draw.textlength(line + ch, font=font) <= width:
-                line += ch
-            else:
-                lines.append(line)
-                line = ch
-        lines.append(line)
-    return lines
-
-
-def _clip(lines: list[str], room: int) -> list[str]:
-    """At most `room` lines; a cut ends with an ellipsis."""
-    if len(lines) <= room:
-        return lines
-    kept = lines[: max(0, room)]
-    if kept:
-        kept[-1] = kept[-1][:-1] + "…"
-    return kept
-
-
-INK, MUTED, RED, LINE = (29, 39, 51), (91, 103, 118), (179, 38, 30), (200, 206, 214)
-
-
-def draw_page(page: NoticePage) -> Image.Image:
-    """Draw the notice on an A4 portrait page at 150 dpi."""
-    width, height = PAGE_SIZE
-    margin = 90
-    img = Image.new("RGB", PAGE_SIZE, "white")
-    draw = ImageDraw.Draw(img)
-    title_font = _font(120, bold=True)
-    draw.text((width // 2, 150), page.title, font=title_font, fill=RED, anchor="mm")
-    draw.text((width // 2, 265), f"编号：{page.notice_no}", font=_font(30), fill=MUTED, anchor="mm")
-    draw.line((margin, 310, width - margin, 310), fill=RED, width=4)
-    y = 350
-    if page.withdrawn:
-        draw.text((width // 2, 520), "本公告已撤回", font=_font(90, bold=True), fill=RED, anchor="mm")
-        y = 660
-        for line in _wrap(draw, page.statement or "", _font(48), width - 2 * margin):
-            draw.text((width // 2, y), line, font=_font(48), fill=INK, anchor="mm")
-            y += 70
-    else:
-        # The photo on the left, the facts on the right.
-        box = (margin, y, margin + 460, y + 580)
-        draw.rectangle(box, outline=LINE, width=2)
-        if page.photo:
-            with Image.open(io.BytesIO(page.photo)) as photo:
-                fitted = ImageOps.contain(photo.convert("RGB"), (box[2] - box[0] - 8, box[3] - box[1] - 8))
-            left = box[0] + (box[2] - box[0] - fitted.width) // 2
-            img.paste(fitted, (left, box[1] + (box[3] - box[1] - fitted.height) // 2))
-        else:
-            draw.text(((box[0] + box[2]) // 2, (box[1] + box[3]) // 2), "暂无照片", font=_font(40), fill=MUTED, anchor="mm")
-        # The description goes under both; the facts may run below the photo as far as it leaves room.
-        text_font = _font(34)
-        description = _clip(_wrap(draw, page.description or "", text_font, width - 2 * margin), 5)
-        facts_bottom = CONTACT_TOP - 40 - 52 * len(description) - 40
-        label_w = 150
-        fy = y
-        label_font, value_font = _font(32, bold=True), _font(32)
-        for label, value in page.lines:
-            if label == "公告编号":
-                continue  # under the title already
-            x = box[2] + 40 if fy < box[3] else margin  # beside the photo, then the full width below it
-            value_w = width - margin - x - label_w
-            # At most four lines each, so that one long text does not crowd out the rest.
-            wrapped = _clip(_wrap(draw, value, value_font, value_w), min(4, (facts_bottom - fy) // 46))
-            if not wrapped:
-                break
-            draw.text((x, fy), label, font=label_font, fill=MUTED)
-            for line in wrapped:
-                draw.text((x + label_w, fy), line, font=value_font, fill=INK)
-                fy += 46
-            fy += 8
-        y = max(box[3], fy) + 40
-        for line in description:
-            draw.text((margin, y), line, font=text_font, fill=INK)
-            y += 52
-    # The contact sits at the foot of the page where readers look for it.
-    contact_top = CONTACT_TOP
-    draw.rectangle((margin, contact_top, width - margin, contact_top + 190), outline=RED, width=4)
-    contact_font = _font(42, bold=True)
-    wrapped = [w for line in page.contact for w in _wrap(draw, line, contact_font, width - 2 * margin - 60)]
-    cy = contact_top + 35
-    for line in wrapped[:2]:
-        draw.text((margin + 30, cy), line, font=contact_font, fill=INK)
-        cy += 62
-    draw.text((width // 2, height - 80), page.footer, font=_font(24), fill=MUTED, anchor="mm")
-    return img
-
-
-def _png(img: Image.Image) -> bytes:
-    out = io.BytesIO()
-    img.save(out, "PNG", dpi=(DPI, DPI))
-    return out.getvalue()
-
-
-def _pdf(img: Image.Image, page: NoticePage) -> bytes:
-    out = io.BytesIO()
-    img.save(out, "PDF", resolution=DPI, title=f"{page.title} {page.notice_no}")
-    return out.getvalue()
-
-
 def render_png(case: Case, settings) -> bytes:
     check_publishable(case)
-    return _png(draw_page(notice_page(case, settings)))
+    return render.png(render.draw_page(notice_page(case, settings)))
 
 
 def render_pdf(case: Case, settings) -> bytes:
     check_publishable(case)
     page = notice_page(case, settings)
-    return _pdf(draw_page(page), page)
+    return render.pdf(render.draw_page(page), page)
 
 
 def photo_for_html(case: Case, settings, fields: dict) -> bytes | None:
     """A smaller copy of the notice photo for the self-contained HTML notice."""
     data = _photo_bytes(case, settings, fields.get("photo_id"))
-    if data is None:
-        return None
-    with Image.open(io.BytesIO(data)) as img:
-        small = ImageOps.contain(img.convert("RGB"), (HTML_PHOTO_SIDE, HTML_PHOTO_SIDE))
-    out = io.BytesIO()
-    small.save(out, "JPEG", quality=85)
-    return out.getvalue()
+    return None if data is None else render.shrink_jpeg(data, HTML_PHOTO_SIDE)
 
 
 # ---------------------------------------------------------------- one audited view
@@ -687,8 +407,8 @@ def serve_notice(actor: User, case: Case, fmt: str, settings, ip: str | None = N
     served = Served(fmt, fields, notice_state(case, row), mimetype=MIMETYPES.get(fmt, "text/html"))
     if fmt in ("png", "pdf"):
         page = notice_page(case, settings, fields)
-        img = draw_page(page)
-        served.content = _png(img) if fmt == "png" else _pdf(img, page)
+        img = render.draw_page(page)
+        served.content = render.png(img) if fmt == "png" else render.pdf(img, page)
         served.filename = f"notice-{case.case_no or case.id}.{fmt}"
     audit.record_now(
         actor.id, "notice.view", "case", case.id,

@@ -10,45 +10,13 @@ from ..extensions import db
 from ..models import GalleryReport, Photo, User
 from ..models.types import utcnow
 from . import audit
-from .fields import CASE_FIELDS, _choice, _date, _int, _text
+from ..formats.fields import parse_report_fields
 from ..matching.photos import queue_photos
 from .intake import Upload, check_uploads, rollback_discarding
 from ..media import EXTENSIONS, store
 
-SOURCES = ("family", "police", "portal", "import")
 STATUSES = ("open", "found", "closed")
 MAX_PER_PAGE = 200
-
-REPORT_FIELDS = {
-    "name": _text(80),
-    "gender": CASE_FIELDS["gender"],
-    "birth_date": _date,
-    "age_at_missing": _int(0, 120),
-    "missing_since": _date,
-    "missing_place": _text(200),
-    "hometown": _text(200),
-    "marks": _text(4000),
-    "description": _text(4000),
-    "contact_name": _text(80),
-    "contact_phone": _text(40),
-    "source": _choice(SOURCES),
-    "external_id": _text(120),
-}
-
-
-def parse_report_fields(raw: dict) -> dict:
-    values = {}
-    for field, value in raw.items():
-        parser = REPORT_FIELDS.get(field)
-        if parser is None:
-            continue
-        if value is None or (isinstance(value, str) and not value.strip()):
-            values[field] = None
-            continue
-        values[field] = parser(value, field)
-    if values.get("birth_date") and values.get("missing_since") and values["missing_since"] < values["birth_date"]:
-        raise InvalidValue("missing_since is before birth_date", "missing_since")
-    return values
 
 
 def visible_reports(actor: User):

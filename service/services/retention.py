@@ -42,11 +42,14 @@ def due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int
 
 
 def leads_due_for_erasure(retention_days: int, now=None, limit: int = 200) -> list[int]:
-    """Street leads closed (or, never closed, reported) longer ago than the retention period, with faces."""
+    """Street leads closed (or, never closed, reported) longer ago than the retention period, with faces.
+
+    Photos a lead handed to an arrival are the case's now: their faces go with the case's, not the lead's."""
     from ..models import Lead
 
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
-    has_faces = select(Face.id).join(Photo, Photo.id == Face.photo_id).where(Photo.lead_id == Lead.id).exists()
+    has_faces = (select(Face.id).join(Photo, Photo.id == Face.photo_id)
+                 .where(Photo.lead_id == Lead.id, Photo.case_id.is_(None)).exists())
     return list(db.session.scalars(
         select(Lead.id).where(or_(Lead.closed_at < cutoff, Lead.reported_at < cutoff), has_faces)
         .order_by(Lead.id).limit(limit)))
@@ -54,16 +57,16 @@ def leads_due_for_erasure(retention_days: int, now=None, limit: int = 200) -> li
 
 def erase_lead_biometrics(lead_id: int, settings, actor_id: int | None = None) -> dict:
     """A closed lead's face templates go like a returned person's (its photo stays for the record)."""
-    return _erase(Photo.lead_id, "lead", lead_id, settings, actor_id)
+    return _erase(select(Photo.id).where(Photo.lead_id == lead_id, Photo.case_id.is_(None)), "lead", lead_id, settings,
+                  actor_id)
 
 
 def erase_case_biometrics(case_id: int, settings, actor_id: int | None = None) -> dict:
     """Delete the case's face rows and crop files (idempotent); logged in the audit trail."""
-    return _erase(Photo.case_id, "case", case_id, settings, actor_id)
+    return _erase(select(Photo.id).where(Photo.case_id == case_id), "case", case_id, settings, actor_id)
 
 
-def _erase(owner_column, kind: str, owner_id: int, settings, actor_id: int | None) -> dict:
-    photo_ids = select(Photo.id).where(owner_column == owner_id)
+def _erase(photo_ids, kind: str, owner_id: int, settings, actor_id: int | None) -> dict:
     faces = db.session.scalars(select(Face).where(Face.photo_id.in_(photo_ids))).all()
     crops = {f.crop_sha256 for f in faces if f.crop_sha256}
     face_ids = [f.id for f in faces]

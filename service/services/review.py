@@ -7,7 +7,9 @@ from ..domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from ..extensions import db
 from ..models import CandidateMatch, Case, CaseEvent, ChannelEvent, GalleryReport, SearchChannel, User
 from ..models.types import utcnow
+from ..matching.candidates import mark_face_channel
 from . import audit
+from .identification import confirm_identity
 
 DECISIONS = ("confirm", "reject")
 
@@ -87,27 +89,18 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
                 raise Conflict("this case is already identified by another report; undo that link first", "decision")
             report.status, report.found_case_id = "found", case.id
             case.identified_by_report_id = report.id
-            if case.identity_status != "confirmed":  # already identified (an interview, DNA): the date and the
-                case.identity_status, case.identified_at = "confirmed", now  # decisive channel stay as they were
-                case.identified_by_channel = case.identified_by_channel or "face"
             _log_face_channel(case, "confirmed", note or "face match confirmed", actor, ref)
-            case.events.append(CaseEvent(kind="identity_confirmed", user_id=actor.id,
-                                         data={"by": "face", "candidate_id": row.id, "report_id": report.id}))
+            # Already identified (an interview, DNA): the date and the decisive channel stay as they were.
+            confirm_identity(actor, case, "face", {"candidate_id": row.id, "report_id": report.id}, now)
         else:
             case.previous_case_id = row.other_case_id
             case.events.append(CaseEvent(kind="repeat_arrival_confirmed", user_id=actor.id,
                                          data={"candidate_id": row.id, "previous_case_id": row.other_case_id}))
     else:
         case.events.append(CaseEvent(kind="candidate_rejected", user_id=actor.id, data={"candidate_id": row.id}))
-        from ..matching.candidates import _mark_face_channel
-
         db.session.flush()
-        _mark_face_channel(case)
+        mark_face_channel(case)
     audit.record(actor.id, f"candidate.{decision}", "candidate", row.id, {"case_id": case.id}, ip)
-    if decision == "confirm" and row.kind == "gallery":
-        from .search import _withdraw_notice
-
-        _withdraw_notice(case)
     db.session.commit()
     return row
 

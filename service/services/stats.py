@@ -15,10 +15,10 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import func, select
 
 from ..domain.channels import CHANNELS
+from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import InvalidValue
 from ..domain.fusion import provinces_in
 from ..domain.lifecycle import OPEN_STATES, RETURNED_HOME_EXITS
-from ..domain.rules import CHINA_TZ
 from ..extensions import db
 from ..models import CandidateMatch, Case, GalleryReport, User
 from ..models.types import utcnow

@@ -19,12 +19,12 @@ def register_web(app: Flask) -> None:
     from .media import bp as media_bp
     from .review import bp as review_bp
     from .notices import bp as notices_bp
-    from .search import bp as search_bp
+    from .family_search import bp as family_search_bp
     from .supervisor import bp as supervisor_bp
     from .leads import bp as leads_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, search_bp, notices_bp, supervisor_bp, leads_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp, leads_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"

@@ -7,21 +7,20 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ..domain.errors import DomainError, NotFound
-from ..domain.intake import CATEGORIES
-from ..domain.identity import has_id_in, mask_id_number, mask_ids_in
-from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
 from ..domain import channels as channel_rules
 from ..domain import lifecycle
-from ..domain import rules as deadline_rules
-from ..services import review, search
+from ..domain.errors import DomainError, NotFound
+from ..domain.identity import has_id_in, mask_id_number, mask_ids_in
+from ..domain.intake import CATEGORIES
+from ..services import family_search, review
+from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
 from ..services.intake import add_photos
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
 
 bp = Blueprint("cases", __name__)
 PER_PAGE = 25
-STATES = ("open", "in_station", "in_hospital", "returned", "transferred", "settled", "left", "in_medical_care", "deceased")
+STATES = ("open", *lifecycle.STATES)  # "open": either open state
 
 
 def _date_arg(name: str) -> date | None:
@@ -100,13 +99,13 @@ def show_case(case_id: int):
         revealed=asked,
         free=free,
         candidates=review.candidates_of_case(current_user, case),
-        channel_views=search.channels_view(case),
-        contacts=search.family_contacts(case),
-        due_steps=search.due(case),
+        channel_views=family_search.channels_view(case),
+        contacts=family_search.family_contacts(case),
+        due_steps=family_search.due(case),
         step_kinds={c: list(k) for c, k in channel_rules.STEP_KINDS.items()},
         step_fields=channel_rules.STEP_FIELDS,
         channel_statuses=channel_rules.STATUSES,
-        searching_states=deadline_rules.SEARCHING,
+        searching_states=lifecycle.SEARCHING,
         open_states=lifecycle.OPEN_STATES,
     )
     # Audited after rendering, so "revealed" means the page holds a full ID number (structured or typed in free text).

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Request
 
-from ..services.fields import CASE_FIELDS
+from ..formats.fields import CASE_FIELDS
 from ..services.intake import Upload
 
 

@@ -6,8 +6,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain.errors import DomainError, NotFound
+from ..formats.fields import REPORT_SOURCES
 from ..services import jobs, review
-from ..services.reports import SOURCES, create_report, get_report, list_reports
+from ..services.reports import create_report, get_report, list_reports
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
 
@@ -31,7 +32,7 @@ def list_page():
 @bp.get("/reports/new")
 @role_required("staff")
 def new_page():
-    return render_template("gallery/new.html", values={}, error=None, sources=SOURCES)
+    return render_template("gallery/new.html", values={}, error=None, sources=REPORT_SOURCES)
 
 
 @bp.post("/reports/new")
@@ -41,7 +42,7 @@ def create_page():
     try:
         result = create_report(current_user, raw, uploads_from(request), current_app.config["HUIJIA"], ip=client_ip())
     except DomainError as exc:
-        return render_template("gallery/new.html", values=raw, error=exc, sources=SOURCES), getattr(exc, "status", 422)
+        return render_template("gallery/new.html", values=raw, error=exc, sources=REPORT_SOURCES), getattr(exc, "status", 422)
     flash(_("Report saved. Its photos are compared with every arrival."), "success")
     return redirect(url_for("gallery.show_page", report_id=result.report.id))
 

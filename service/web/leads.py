@@ -1,8 +1,6 @@
 """Street leads: the reporters' phone page, the dispatch desk, patrols, campaigns, reporter accounts."""
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 
 from flask import Blueprint, Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
@@ -14,10 +12,10 @@ from ..domain import leads as lead_rules
 from ..domain.errors import Conflict, DomainError, InvalidValue
 from ..domain.identity import mask_ids_in
 from ..extensions import db, limiter
+from ..formats.fields import CAMPAIGN_FIELDS, PATROL_FIELDS
 from ..models import Case, Face, GalleryReport, Lead, User
-from ..services import audit, campaigns, leads, uploads
-from ..services.exports import safe_cell
-from ..services.users import create_user
+from ..services import campaigns, leads, uploads
+from ..services.users import create_reporter
 from .access import audit_view, client_ip, role_required
 from .forms import uploads_from
 
@@ -55,7 +53,7 @@ def report_form():
 @role_required("reporter")
 @limiter.shared_limit(_lead_limit, scope="lead-report", key_func=_per_user)
 def report_submit():
-    raw = {k: request.form.get(k) for k in ("source", "seen_at", "place", "lat", "lng", "accuracy_m", "description")}
+    raw = {k: request.form.get(k) for k in leads.REPORT_FIELDS}
     raw["urgency"] = request.form.getlist("urgency")
     settings = current_app.config["HUIJIA"]
     photos = uploads_from(request)
@@ -221,8 +219,7 @@ def close(lead_id: int):
 @bp.post("/patrols")
 @role_required("staff")
 def log_patrol():
-    raw = {k: request.form.get(k) for k in ("team", "area", "started_at", "ended_at", "people_contacted",
-                                             "people_brought_in", "note")}
+    raw = {k: request.form.get(k) for k in PATROL_FIELDS}
     try:
         campaigns.log_patrol(current_user, raw, client_ip())
     except DomainError as exc:
@@ -245,7 +242,7 @@ def campaign_list():
 @bp.post("/campaigns")
 @role_required("supervisor")
 def campaign_open():
-    raw = {k: request.form.get(k) for k in ("name", "kind", "starts_on", "ends_on", "area", "note")}
+    raw = {k: request.form.get(k) for k in CAMPAIGN_FIELDS}
     try:
         campaign = campaigns.open_campaign(current_user, raw, client_ip())
     except DomainError as exc:
@@ -263,28 +260,13 @@ def campaign_show(campaign_id: int):
     return render_template("leads/campaign.html", campaign=campaign, report=campaigns.campaign_report(current_user, campaign))
 
 
-CSV_COLUMNS = ("lead_id", "reported_at", "seen_at", "source", "urgency", "place", "lat", "lng", "status", "team",
-               "assigned_at", "on_site_at", "closed_at", "outcome", "minutes_to_on_site", "case_no")
-
-
 @bp.get("/campaigns/<int:campaign_id>.csv")
 @role_required("supervisor")
 def campaign_csv(campaign_id: int):
     campaign = campaigns.get_campaign(current_user, campaign_id)
-    report = campaigns.campaign_report(current_user, campaign)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    case_nos = dict(db.session.query(Case.id, Case.case_no).filter(
-        Case.id.in_([lead.case_id for lead in report["lead_rows"] if lead.case_id])).all())
-    for lead in report["lead_rows"]:
-        to_site = leads.response_times(lead).to_on_site
-        writer.writerow([safe_cell(v) for v in (
-            lead.id, lead.reported_at, lead.seen_at, lead.source, ",".join(lead.urgency or []), lead.place, lead.lat,
-            lead.lng, lead.status, lead.team, lead.assigned_at, lead.on_site_at, lead.closed_at, lead.outcome,
-            round(to_site.total_seconds() / 60, 1) if to_site else "", case_nos.get(lead.case_id, ""))])
-    audit_view("campaign.export", "campaign", campaign.id, {"rows": len(report["lead_rows"])})
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
+    data, rows = campaigns.campaign_csv(current_user, campaign)
+    audit_view("campaign.export", "campaign", campaign.id, {"rows": rows})
+    return Response(data, mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=campaign-{campaign.id}.csv"})
 
 
@@ -302,17 +284,9 @@ def reporters():
 @bp.post("/reporters")
 @role_required("supervisor")
 def reporter_create():
-    source = request.form.get("source") or "volunteer"
     try:
-        if source not in lead_rules.SOURCES:
-            raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
-        if current_user.station is None:
-            raise InvalidValue("reporters belong to a station: an admin creates them with the CLI", "station")
-        user = create_user(request.form.get("username") or "", "reporter", request.form.get("password") or "",
-                           current_user.station.code)
-        user.reporter_source, user.phone = source, (request.form.get("phone") or "").strip()[:40] or None
-        audit.record(current_user.id, "user.create", "user", user.id, {"role": "reporter"}, client_ip())
-        db.session.commit()
+        create_reporter(current_user, request.form.get("username") or "", request.form.get("password") or "",
+                        request.form.get("source"), request.form.get("phone"), client_ip())
     except DomainError as exc:
         db.session.rollback()
         flash(f"{_('Not saved')}: {exc.message}", "error")

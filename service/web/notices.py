@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from ..domain.errors import DomainError, NotFound
+from ..formats.notice_render import contact_line, notice_lines
 from ..services import notices
 from ..services.cases import get_case
 from .access import client_ip, role_required
@@ -39,8 +40,8 @@ def show(case_id: int):
         "notices/show.html",
         case=case,
         fields=served.fields,
-        lines=notices.notice_lines(served.fields),
-        contact=notices.contact_line(served.fields),
+        lines=notice_lines(served.fields),
+        contact=contact_line(served.fields),
         state=served.state,
         needs_approval=needs_approval,
         photo=photo,

@@ -12,7 +12,7 @@ from ..domain.intake import CATEGORIES
 from ..extensions import db
 from ..models import Station
 from ..models.types import utcnow
-from ..services import exports, queues, stats
+from ..services import exports, stats, worklists
 from ..services.reports import STATUSES as REPORT_STATUSES
 from .access import client_ip, role_required
 
@@ -58,10 +58,10 @@ def _stations() -> list[Station]:
 
 
 def _queue_page(name: str):
-    error, rows, flt = None, [], queues.QueueFilter()
+    error, rows, flt = None, [], worklists.QueueFilter()
     try:
-        flt = queues.parse_filter(current_user, request.args)
-        rows = queues.run(name, current_user, flt)
+        flt = worklists.parse_filter(current_user, request.args)
+        rows = worklists.run(name, current_user, flt)
         fmt = (request.args.get("format") or "").strip().lower()
         if fmt:
             data = exports.queue_file(current_user, name, fmt, rows, COLUMN_LABELS, _word, client_ip())
@@ -98,7 +98,7 @@ def minors_page():
 
 def _stats_scope():
     rng = stats.parse_range(request.args)
-    station = queues.parse_station(current_user, request.args)
+    station = worklists.parse_station(current_user, request.args)
     return rng, station
 
 

@@ -7,7 +7,7 @@ import pytest
 from openpyxl import load_workbook
 
 from service.models.types import utcnow
-from service.services.report_formats import parse_pfif
+from service.formats.pfif import parse_pfif
 from tests.support.casefactory import bj, days_ago, make_case, report
 
 ID_NUMBER = "11010519491231002X"

@@ -14,10 +14,10 @@ import re
 
 import pytest
 
+from service.domain.roles import ROLES
 from tests.conftest import login
 
-ROLES = ("reporter", "staff", "supervisor", "admin")
-RANK = {None: 0, "reporter": 0.5, "staff": 1, "supervisor": 2, "admin": 3}
+RANK = {role: rank for rank, role in enumerate(ROLES)}  # the ladder, lowest first (anonymous is checked apart)
 # Reachable without logging in, each for a reason; anything else public fails the matrix.
 PUBLIC = {
     "static": "CSS and JS of the pages",

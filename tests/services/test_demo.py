@@ -8,7 +8,7 @@ from service.domain import lifecycle
 from service.domain.intake import age_bounds
 from service.models import CandidateMatch, Case, ChannelEvent, GalleryReport, Station
 from service.models.types import utcnow
-from service.services import queues, stats
+from service.services import stats, worklists
 
 
 def _count(db, model) -> int:
@@ -54,8 +54,8 @@ def test_demo_makes_a_meaningful_dashboard(db, users):
     assert sum(b["count"] for b in body["stranded_days"]) == body["open_cases"] > 5
     assert all(b["reviewed"] > 0 for b in body["face_precision"])
     assert len(body["gallery_coverage"]) >= 10
-    flt = queues.parse_filter(admin, {"station": "DEMO"})
-    assert queues.stranded(admin, flt) and queues.identified(admin, flt) and queues.minors(admin, flt)
+    flt = worklists.parse_filter(admin, {"station": "DEMO"})
+    assert worklists.stranded(admin, flt) and worklists.identified(admin, flt) and worklists.minors(admin, flt)
 
 
 def test_demo_command(app, db, users):

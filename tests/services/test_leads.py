@@ -156,6 +156,114 @@ def test_brought_in_lead_becomes_an_arrival_with_its_photos_and_gps(db, users, s
     assert AuditEntry.query.filter_by(action="lead.brought_in", object_id=lead.id).count() == 1
 
 
+def test_the_arrival_takes_over_the_leads_photo_and_face_rows_without_processing_again(db, users, settings, faces_dir,
+                                                                                      monkeypatch):
+    from service import tasking
+    from service.extensions import celery
+    from service.media import media_path
+    from service.services import retention
+
+    lead = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)], who="staff").lead
+    process_all(settings)
+    candidates.match_lead(lead.id, settings)
+    # The index has already read past the lead's face (a later report's face has a larger id).
+    report = create_report(users["staff"], {"name": "Barack_Obama", "gender": "male"},
+                           [photo(faces_dir, "Barack_Obama", 1)], settings).report
+    process_all(settings)
+    candidates.match_report(report.id, settings)
+    [before] = db.session.scalars(select(Photo).where(Photo.lead_id == lead.id)).all()
+    kept = (before.id, before.sha256, before.normalized_sha256, before.status, before.attempts, before.processed_at)
+    face_rows = {f.id: (f.crop_sha256, f.embedding) for f in Face.query.filter_by(photo_id=before.id)}
+    assert face_rows and {(f.owner_kind, f.owner_id) for f in Face.query.filter_by(photo_id=before.id)} == {("lead", lead.id)}
+    photo_count = Photo.query.count()
+    sent = []
+    monkeypatch.setattr(celery, "send_task", lambda name, args=None, **kw: sent.append((name, args)))
+
+    case, created = leads.convert_to_arrival(users["staff"], lead.id, {"gender": "male"}, [], settings)
+    assert created
+    db.session.expire_all()
+    [after] = db.session.get(Case, case.id).photos
+    assert (after.id, after.sha256, after.normalized_sha256, after.status, after.attempts, after.processed_at) == kept
+    assert after.lead_id == lead.id and Photo.query.count() == photo_count  # the same row, nothing uploaded again
+    faces = Face.query.filter_by(photo_id=after.id).all()
+    assert {f.id: (f.crop_sha256, f.embedding) for f in faces} == face_rows
+    assert {(f.owner_kind, f.owner_id) for f in faces} == {("case", case.id)}
+    assert all(media_path(settings.media_dir, sha, "jpg").exists() for sha in [after.normalized_sha256, *(
+        crop for crop, _ in face_rows.values())])
+    assert sent == [(tasking.MATCH_CASE, [case.id])]  # matching queued; no photo sent to be processed again
+    case = db.session.get(Case, case.id)
+    assert case.matching_status == "pending" and {c.channel: c.status for c in case.channels}["face"] == "in_progress"
+
+    assert candidates.match_case(case.id, settings)["probes"] == 1
+    assert db.session.get(Case, case.id).matching_status == "done"
+    # A report filed later finds the arrival through the lead's face, though the index had passed its id.
+    later = create_report(users["staff"], {"name": "Yao_Ming", "gender": "male"}, [photo(faces_dir, "Yao_Ming", 2)],
+                          settings).report
+    process_all(settings)
+    candidates.match_report(later.id, settings)
+    assert [(m.case_id, m.report_id) for m in CandidateMatch.query.filter_by(report_id=later.id)] == [(case.id, later.id)]
+    # The faces are the case's now: the lead's retention period no longer reaches them.
+    assert retention.leads_due_for_erasure(0, now=datetime.now(timezone.utc) + timedelta(days=1)) == []
+
+
+def test_photos_staff_add_at_the_arrival_are_processed_and_a_lead_photo_sent_again_is_not(db, users, settings, faces_dir,
+                                                                                         monkeypatch):
+    from service import tasking
+    from service.extensions import celery
+
+    lead = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)], who="staff").lead
+    [lead_photo] = lead.photos
+    sent = []
+    monkeypatch.setattr(celery, "send_task", lambda name, args=None, **kw: sent.append((name, args)))
+    case, _ = leads.convert_to_arrival(users["staff"], lead.id, {}, [photo(faces_dir, "Yao_Ming", 1),
+                                                                     photo(faces_dir, "Yao_Ming", 2)], settings)
+    photos = db.session.get(Case, case.id).photos
+    assert [p.id for p in photos][0] == lead_photo.id and len(photos) == 2  # the same picture again is one photo
+    new = photos[1]
+    assert (new.lead_id, new.status) == (None, "pending")
+    # The lead's photo, still pending, is finished by its own message: only the new one is sent to be processed.
+    assert sent == [(tasking.MATCH_CASE, [case.id]), (tasking.PROCESS_PHOTO, [new.id])]
+    process_all(settings)
+    assert {(f.owner_kind, f.owner_id) for f in Face.query.all()} == {("case", case.id)}
+
+
+def test_two_conversions_at_once_make_one_arrival_with_the_photo(app, db, users, settings, faces_dir, monkeypatch):
+    """A double click on "registered": the second waits on the lead's row lock, then answers with the first case."""
+    import threading
+
+    from service.extensions import celery
+    from service.models import User
+
+    lead = send(users, settings, [photo(faces_dir, "Yao_Ming", 1)], who="staff").lead
+    process_all(settings)
+    lead_id, staff_id = lead.id, users["staff"].id
+    db.session.rollback()
+    monkeypatch.setattr(celery, "send_task", lambda *a, **k: None)
+    gate, results = threading.Barrier(2), [None, None]
+
+    def run(i):
+        with app.app_context():
+            try:
+                actor = db.session.get(User, staff_id)
+                gate.wait()
+                case, created = leads.convert_to_arrival(actor, lead_id, {"gender": "male"}, [], settings)
+                results[i] = (case.id, created)
+            except Exception as exc:  # noqa: BLE001  (shown by the assertion below)
+                results[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(r[1] for r in results) == [False, True] and results[0][0] == results[1][0], results
+    case_id = results[0][0]
+    assert Case.query.count() == 1 and db.session.get(Lead, lead_id).case_id == case_id
+    assert [p.lead_id for p in Photo.query.filter_by(case_id=case_id)] == [lead_id] and Photo.query.count() == 1
+
+
 def test_dispatch_steps_and_closing(db, users, settings):
     lead = send(users, settings).lead
     with pytest.raises(Conflict):
@@ -180,7 +288,7 @@ def test_open_leads_most_urgent_first(db, users, settings):
 
 
 def test_campaign_counts_leads_patrols_and_arrivals_together(db, users, settings):
-    from service.domain.rules import CHINA_TZ
+    from service.domain.deadlines import CHINA_TZ
     from service.services.intake import register_arrival
 
     today = datetime.now(timezone.utc).astimezone(CHINA_TZ).date()
@@ -255,7 +363,7 @@ def test_a_closed_leads_face_templates_are_erased_after_retention(db, users, set
 
 
 def test_a_campaign_opened_late_takes_the_patrols_already_in_its_days(db, users):
-    from service.domain.rules import CHINA_TZ
+    from service.domain.deadlines import CHINA_TZ
 
     run = campaigns.log_patrol(users["staff"], {"team": "一组", "people_contacted": "4"})
     today = datetime.now(timezone.utc).astimezone(CHINA_TZ).date()

@@ -11,6 +11,7 @@ from PIL import Image
 from sqlalchemy import select
 
 from service.domain.errors import Conflict, Forbidden, InvalidValue
+from service.formats import notice_render as render
 from service.models import AuditEntry, CaseEvent, Notice
 from service.services import notices
 from service.matching import photos as pipeline
@@ -84,7 +85,7 @@ def full_case(db, users, settings, faces_dir, station_phone):
     return _case(users, settings, fields, [_photo(faces_dir)])
 
 
-def _page_text(page: notices.NoticePage) -> str:
+def _page_text(page: render.NoticePage) -> str:
     return json.dumps([v for v in astuple(page) if not isinstance(v, bytes)], ensure_ascii=False)
 
 
@@ -120,31 +121,31 @@ def test_the_renderer_receives_only_the_page(full_case, settings):
     page = notices.notice_page(full_case, settings)
     normalised = photo_file(settings.media_dir, full_case.photos[0]).read_bytes()
     assert page.photo == normalised  # the normalised JPEG (no EXIF, no GPS), not the upload
-    assert notices.render_png(full_case, settings) == notices._png(notices.draw_page(page))
+    assert notices.render_png(full_case, settings) == render.png(render.draw_page(page))
 
 
 def test_png_and_pdf_are_an_a4_page(full_case, settings):
     png = notices.render_png(full_case, settings)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 50_000
     with Image.open(io.BytesIO(png)) as img:
-        assert img.size == notices.PAGE_SIZE == (1240, 1754)
+        assert img.size == render.PAGE_SIZE == (1240, 1754)
         # The photo is drawn in its box (not blank paper there).
         box = img.crop((100, 360, 540, 920)).convert("L")
         assert box.getextrema()[0] < 200
     pdf = notices.render_pdf(full_case, settings)
     assert pdf.startswith(b"%PDF-") and len(pdf) > 10_000
-    assert notices.find_fonts().cjk  # fonts-noto-cjk is installed here
+    assert render.find_fonts().cjk  # fonts-noto-cjk is installed here
 
 
 def test_without_a_cjk_font_the_page_still_renders_and_says_so(full_case, settings, monkeypatch):
-    monkeypatch.setattr(notices, "find_fonts", lambda: notices.Fonts(None, None))
-    notices._font.cache_clear()
+    monkeypatch.setattr(render, "find_fonts", lambda: render.Fonts(None, None))
+    render.load_font.cache_clear()
     try:
         page = notices.notice_page(full_case, settings)
         assert "no CJK font" in page.footer
         assert notices.render_png(full_case, settings)[:4] == b"\x89PNG"
     finally:
-        notices._font.cache_clear()
+        render.load_font.cache_clear()
 
 
 def test_age_is_shown_never_the_birth_date(db, users, settings):

@@ -4,13 +4,13 @@ from __future__ import annotations
 import itertools
 from datetime import datetime, timedelta
 
+from service.domain.channels import CHANNELS
+from service.domain.deadlines import CHINA_TZ
 from service.domain.lifecycle import EXIT_RULES
-from service.domain.rules import CHINA_TZ
 from service.extensions import db
 from service.models import CandidateMatch, Case, CaseEvent, ChannelEvent, GalleryReport, SearchChannel, Station
 
 _PAIRS = itertools.count(1)
-CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
 
 
 def bj(*parts) -> datetime:

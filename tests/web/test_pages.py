@@ -135,3 +135,19 @@ def test_other_station_cannot_open_case_or_photo(app, api, db, face_photo):
 def test_every_page_declares_a_role(app, rule):
     view = app.view_functions[next(r.endpoint for r in app.url_map.iter_rules() if r.rule == rule)]
     assert getattr(view, "required_role", None) == "staff"
+
+
+def test_admin_saves_station_rules_and_a_bad_calendar_is_shown_not_saved(app, users, db):
+    from service.models import Station
+
+    admin = app.test_client()
+    login(admin, "admin1")
+    station = db.session.get(Station, users["staff"].station_id)
+    bad = admin.post("/admin/rules", data={"station": station.code, "overrides": "{}", "calendar": "{oops"})
+    assert bad.status_code == 422 and "calendar is not valid JSON" in bad.get_data(as_text=True)
+    saved = admin.post("/admin/rules", data={"station": station.code, "overrides": '{"toutiao_push": {"enabled": false}}',
+                                             "calendar": '{"holidays": ["2025-10-01"]}'})
+    assert saved.status_code == 302
+    db.session.expire_all()
+    station = db.session.get(Station, station.id)
+    assert station.rules_overrides == {"toutiao_push": {"enabled": False}} and station.calendar["holidays"] == ["2025-10-01"]

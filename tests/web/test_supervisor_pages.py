@@ -8,7 +8,7 @@ from openpyxl import load_workbook
 
 from service.models import AuditEntry
 from service.models.types import utcnow
-from service.services.report_formats import parse_pfif
+from service.formats.pfif import parse_pfif
 from tests.conftest import login
 from tests.support.casefactory import days_ago, make_case, report
 

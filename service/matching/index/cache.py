@@ -182,6 +182,22 @@ class IndexCache:
         with self._lock:
             return self._index.type_name == "exact" and len(self._index) > self._exact_limit
 
+    def add_missing(self, rows: Sequence[Row]) -> int:
+        """Add these faces unless already indexed; returns how many were added.
+
+        For faces the watermark passed before they became searchable: a street lead's faces handed to
+        an arrival keep their ids, and so does a face staff choose later. The hourly rebuild would
+        find them too; this makes them searchable at once.
+        """
+        with self._lock:
+            present: set[int] = set()
+            for kind, owner_id in {(row.kind, row.owner_id) for row in rows}:
+                present.update(self._index.face_ids_of(kind, owner_id))
+            fresh = [row for row in rows if row.face_id not in present and row.face_id not in self._tombstones]
+            if self._rebuild_adds is not None:  # a rebuild loading meanwhile must keep them too
+                self._rebuild_adds.extend(fresh)
+            return self._add_rows(self._index, fresh)
+
     def drop(self, face_ids: Iterable[int]) -> int:
         """Remove deleted faces, including ones not loaded yet; returns how many were indexed."""
         ids = [int(i) for i in face_ids]

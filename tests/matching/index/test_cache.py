@@ -94,6 +94,23 @@ def test_drop_owner():
     assert all(h.owner_id != 3 for h in cache.search(db.vector(6), 18, kind="report"))
 
 
+def test_a_face_below_the_watermark_is_added_once_when_asked():
+    # A face the loader skipped (it belonged to a street lead) becomes a case's face with its old id.
+    db = FakeGallery()
+    db.insert(range(1, 21))
+    db.delete([3])  # a lead's face: the loader leaves it out
+    cache = _cache(db)
+    assert cache.refresh() == 19 and cache.watermark == 20
+    vector = random_vectors(1, seed=9)[0]
+    late = db.rows[3] = Row(3, "case", 99, vector.tobytes())
+    assert cache.refresh() == 0  # the watermark has passed id 3: refreshing never finds it
+    assert cache.add_missing([late]) == 1 and cache.add_missing([late]) == 0 and len(cache) == 20
+    hit = cache.search(vector, 1)[0]
+    assert (hit.face_id, hit.kind, hit.owner_id) == (3, "case", 99)
+    cache.drop([3])
+    assert cache.add_missing([late]) == 1  # dropped below the watermark: no tombstone keeps it out
+
+
 def test_rebuild_equals_incremental():
     db = FakeGallery()
     incremental = _cache(db)

@@ -12,14 +12,14 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from ..domain import rules as deadline_rules
+from ..domain import deadlines
 from ..domain.errors import Forbidden, InvalidValue
 from ..domain.intake import CATEGORIES, MAX_AGE, age_bounds
 from ..domain.lifecycle import OPEN_STATES, SEARCH_OPEN_STATES, SELF_EXIT_AGE, counts_as_returned
 from ..extensions import db
 from ..models import Case, SearchChannel, Station, User
 from ..models.types import utcnow
-from . import search
+from . import family_search
 from .cases import days_stranded, visible_cases
 
 QUEUES = ("stranded", "identified", "minors")
@@ -135,15 +135,16 @@ def _rows(cases, flt: QueueFilter, now: datetime) -> list[QueueRow]:
         days = days_stranded(case, now)
         if (flt.min_days is not None and days < flt.min_days) or (flt.max_days is not None and days > flt.max_days):
             continue
-        age = age_bounds(case.birth_date, case.age_min, case.age_max, now.astimezone(deadline_rules.CHINA_TZ).date())
+        age = age_bounds(case.birth_date, case.age_min, case.age_max, now.astimezone(deadlines.CHINA_TZ).date())
         if not _age_matches(age, flt):
             continue
-        steps = search.due(case, now)
-        snap = search.snapshot(case)
+        steps = family_search.due(case, now)
+        snap = family_search.snapshot(case)
         station = case.station
         row = QueueRow(
             case=case, days_stranded=days, age=age, overdue=[s for s in steps if s.overdue],
-            stranded=deadline_rules.is_stranded(snap, now, search.station_rules(station), search.station_calendar(station)),
+            stranded=deadlines.is_stranded(snap, now, family_search.station_rules(station),
+                                           family_search.station_calendar(station)),
         )
         row.details["steps"] = snap.steps
         row.details["due"] = steps

@@ -1,23 +1,25 @@
 """The "五加一" family search of one case: channel steps, deadlines, identity, family contacts.
 
-The rules live in service.domain (channels, rules, lifecycle); this module reads the case's history
+The rules live in service.domain (channels, deadlines, lifecycle); this module reads the case's history
 from the database into a CaseSnapshot, applies the rules and records what people did.
 """
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
 from ..domain import channels as channel_rules
-from ..domain import rules as deadline_rules
+from ..domain import deadlines, lifecycle
 from ..domain.errors import Conflict, Forbidden, InvalidValue
 from ..extensions import db
 from ..models import Case, CaseEvent, ChannelEvent, FamilyContact, SearchChannel, Station, User
 from ..models.types import utcnow
-from .cases import visible_cases
 from . import audit
+from .cases import visible_cases
+from .identification import confirm_identity
 
 # Case-level events that count as steps for the deadline rules (CaseEvent.kind → step key).
 CASE_STEP_EVENTS = {
@@ -34,19 +36,35 @@ CONTACT_OUTCOMES = ("reached", "no_answer", "refused", "will_pick_up", "other")
 
 
 def station_rules(station: Station | None) -> tuple:
-    return deadline_rules.effective_rules((station.rules_overrides if station else None) or None)
+    return deadlines.effective_rules((station.rules_overrides if station else None) or None)
 
 
-def station_calendar(station: Station | None) -> deadline_rules.WorkCalendar:
-    return deadline_rules.WorkCalendar.from_json(station.calendar) if station and station.calendar else deadline_rules.WorkCalendar()
+def station_calendar(station: Station | None) -> deadlines.WorkCalendar:
+    return deadlines.WorkCalendar.from_json(station.calendar) if station and station.calendar else deadlines.WorkCalendar()
 
 
-def snapshot(case: Case) -> deadline_rules.CaseSnapshot:
+def save_station_rules(actor: User, station: Station, overrides_text: str | None, calendar_text: str | None,
+                       ip: str | None = None) -> None:
+    """An admin's rule overrides and holiday calendar for a station (JSON text), checked whole before saving."""
+    overrides = deadlines.load_overrides(overrides_text or "{}")  # refuses unknown codes and bad values
+    try:
+        calendar = json.loads(calendar_text or "{}")
+    except json.JSONDecodeError as exc:
+        raise InvalidValue(f"the calendar is not valid JSON: {exc.msg}", "calendar") from exc
+    if not isinstance(calendar, dict):
+        raise InvalidValue("the calendar must be a JSON object", "calendar")
+    deadlines.WorkCalendar.from_json(calendar)
+    station.rules_overrides, station.calendar = overrides or None, calendar or None
+    audit.record(actor.id, "rules.update", "station", station.id, None, ip)
+    db.session.commit()
+
+
+def snapshot(case: Case) -> deadlines.CaseSnapshot:
     """What the deadline rules need, read from the case's channels and timeline."""
     steps: dict[str, datetime] = {}
 
     def seen(key: str, at: datetime) -> None:
-        if key in deadline_rules.ANCHORS and (key not in steps or at > steps[key]):
+        if key in deadlines.ANCHORS and (key not in steps or at > steps[key]):
             steps[key] = at
 
     for channel in case.channels:
@@ -59,7 +77,7 @@ def snapshot(case: Case) -> deadline_rules.CaseSnapshot:
     for event in case.events:
         if event.kind in CASE_STEP_EVENTS:
             seen(CASE_STEP_EVENTS[event.kind], event.at)
-    return deadline_rules.CaseSnapshot(
+    return deadlines.CaseSnapshot(
         arrived_at=case.arrived_at,
         identity_status=case.identity_status,
         is_minor=case.is_minor,
@@ -72,12 +90,12 @@ def snapshot(case: Case) -> deadline_rules.CaseSnapshot:
 
 def due(case: Case, now: datetime | None = None) -> list:
     station = case.station
-    return deadline_rules.due_steps(snapshot(case), now or utcnow(), station_rules(station), station_calendar(station))
+    return deadlines.due_steps(snapshot(case), now or utcnow(), station_rules(station), station_calendar(station))
 
 
 def channels_view(case: Case, now: datetime | None = None) -> list[dict]:
     """Each channel with its status, next due step, overdue flag and history."""
-    nearest = deadline_rules.next_due_by_channel(due(case, now))
+    nearest = deadlines.next_due_by_channel(due(case, now))
     view = []
     for channel in sorted(case.channels, key=lambda c: channel_rules.CHANNELS.index(c.channel)):
         step = nearest.get(channel.channel)
@@ -102,7 +120,7 @@ def overdue_queue(actor: User, now: datetime | None = None) -> list[tuple[Case, 
     """Cases still searched for with the steps they are late on, longest stay first."""
     now = now or utcnow()
     rows = []
-    for case in _searching_cases(actor, deadline_rules.SEARCHING):
+    for case in _searching_cases(actor, lifecycle.SEARCHING):
         steps = overdue_steps(case, now)
         if steps:
             rows.append((case, steps))
@@ -110,14 +128,12 @@ def overdue_queue(actor: User, now: datetime | None = None) -> list[tuple[Case, 
 
 
 def approvals_queue(actor: User) -> dict[str, list[Case]]:
-    from ..domain.lifecycle import OPEN_STATES
-
-    return approvals(_searching_cases(actor, OPEN_STATES))
+    return approvals(_searching_cases(actor, lifecycle.OPEN_STATES))
 
 
 def settlement_eligible(case: Case, now: datetime | None = None) -> bool:
     station = case.station
-    return deadline_rules.settlement_eligible(snapshot(case), now or utcnow(), station_rules(station), station_calendar(station))
+    return deadlines.settlement_eligible(snapshot(case), now or utcnow(), station_rules(station), station_calendar(station))
 
 
 def _channel(case: Case, name: str) -> SearchChannel:
@@ -131,7 +147,7 @@ def log_step(actor: User, case: Case, channel: str, status: str | None, fields: 
              reference: str | None = None, ip: str | None = None) -> ChannelEvent:
     """Record a step on a channel (a post, a push, a DNA result, an interview) and move its status."""
     row = _channel(case, channel)
-    if case.state not in deadline_rules.SEARCHING:
+    if case.state not in lifecycle.SEARCHING:
         raise Conflict(f"case {case.case_no} is closed ({case.state}); its search has ended", "state")
     status = status or row.status
     if status == "not_applicable":
@@ -151,30 +167,12 @@ def log_step(actor: User, case: Case, channel: str, status: str | None, fields: 
                          reference=(reference or "").strip()[:200] or None, fields=cleaned or None, user_id=actor.id)
     db.session.add(event)
     if new == "confirmed":
-        _confirm_identity(actor, case, channel, note)
+        confirm_identity(actor, case, channel)
     case.events.append(CaseEvent(kind="channel_step", user_id=actor.id,
                                  data={"channel": channel, "status": new, "kind": cleaned.get("kind")}))
     audit.record(actor.id, "channel.step", "case", case.id, {"channel": channel, "status": new}, ip)
     db.session.commit()
     return event
-
-
-def _confirm_identity(actor: User, case: Case, channel: str, note: str | None) -> None:
-    if case.identity_status == "confirmed":
-        return
-    case.identity_status = "confirmed"
-    case.identified_by_channel = channel
-    case.identified_at = utcnow()
-    case.events.append(CaseEvent(kind="identity_confirmed", user_id=actor.id, data={"by": channel}))
-    _withdraw_notice(case)
-
-
-def _withdraw_notice(case: Case) -> None:
-    try:
-        from .notices import withdraw_if_resolved
-    except ImportError:  # notices arrive with their own module
-        return
-    withdraw_if_resolved(case)
 
 
 def record_case_step(actor: User, case: Case, kind: str, data: dict | None = None, ip: str | None = None) -> CaseEvent:
@@ -227,8 +225,8 @@ def approvals(cases) -> dict[str, list[Case]]:
     for case in cases:
         snap, station = snapshot(case), case.station
         rules_, cal = station_rules(station), station_calendar(station)
-        if deadline_rules.extension_required(snap, now, rules_, cal):
+        if deadlines.extension_required(snap, now, rules_, cal):
             out["extension"].append(case)
-        if deadline_rules.settlement_eligible(snap, now, rules_, cal) and "settlement_review" not in snap.steps:
+        if deadlines.settlement_eligible(snap, now, rules_, cal) and "settlement_review" not in snap.steps:
             out["settlement"].append(case)
     return out

@@ -7,17 +7,9 @@ from datetime import date
 
 import pytest
 
-from service.services.report_formats import (
-    MAX_BYTES,
-    MAX_ROWS,
-    FormatError,
-    ParsedRow,
-    detect_format,
-    parse_csv,
-    parse_pfif,
-    write_csv,
-    write_pfif,
-)
+from service.formats.pfif import parse_pfif, write_pfif
+from service.formats.report_csv import parse_csv, write_csv
+from service.formats.report_rows import MAX_BYTES, MAX_ROWS, FormatError, ParsedRow, detect_format
 
 
 def _good(rows: list[ParsedRow]) -> list[dict]:

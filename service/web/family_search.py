@@ -9,17 +9,16 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from ..domain import channels as channel_rules
-from ..domain import lifecycle
-from ..domain import rules as deadline_rules
+from ..domain import deadlines, lifecycle
 from ..domain.errors import DomainError, NotFound
 from ..extensions import db
 from ..models import Case, Station
-from ..services import alerts, search
+from ..services import alerts, family_search
 from ..services.cases import get_case
 from ..services.exits import exit_case
 from .access import client_ip, role_required
 
-bp = Blueprint("search", __name__)
+bp = Blueprint("family_search", __name__)
 
 
 def _case(case_id: int) -> Case:
@@ -47,8 +46,8 @@ def log_step(case_id: int, channel: str):
         if isinstance(fields.get(name), str):
             fields[name] = [v.strip() for v in fields[name].replace("，", ",").split(",") if v.strip()]
     try:
-        search.log_step(current_user, case, channel, request.form.get("status") or None, fields,
-                        request.form.get("note"), request.form.get("reference"), client_ip())
+        family_search.log_step(current_user, case, channel, request.form.get("status") or None, fields,
+                               request.form.get("note"), request.form.get("reference"), client_ip())
     except DomainError as exc:
         db.session.rollback()
         flash(f"{_('Not saved')}: {exc.field and _(exc.field) + ' — ' or ''}{exc.message}", "error")
@@ -62,7 +61,7 @@ def log_step(case_id: int, channel: str):
 def add_contact(case_id: int):
     case = _case(case_id)
     try:
-        search.add_family_contact(current_user, case, request.form.to_dict(), client_ip())
+        family_search.add_family_contact(current_user, case, request.form.to_dict(), client_ip())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -76,7 +75,7 @@ def add_contact(case_id: int):
 def case_duty(case_id: int, kind: str):
     case = _case(case_id)
     try:
-        search.record_case_step(current_user, case, kind, None, client_ip())
+        family_search.record_case_step(current_user, case, kind, None, client_ip())
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -99,20 +98,20 @@ def exit_page(case_id: int):
         else:
             flash(_("The person has left the station; the record is closed."), "success")
             return _back(case_id)
-    return render_template("search/exit.html", case=case, error=error, exit_rules=lifecycle.EXIT_RULES,
+    return render_template("family_search/exit.html", case=case, error=error, exit_rules=lifecycle.EXIT_RULES,
                            values=request.form), 422 if error else 200
 
 
 @bp.get("/queues/overdue")
 @role_required("staff")
 def overdue_page():
-    return render_template("search/overdue.html", rows=search.overdue_queue(current_user))
+    return render_template("family_search/overdue.html", rows=family_search.overdue_queue(current_user))
 
 
 @bp.get("/queues/approvals")
 @role_required("supervisor")
 def approvals_page():
-    return render_template("search/approvals.html", queues=search.approvals_queue(current_user))
+    return render_template("family_search/approvals.html", queues=family_search.approvals_queue(current_user))
 
 
 @bp.route("/admin/rules", methods=["GET", "POST"])
@@ -125,22 +124,16 @@ def rules_page():
     error = None
     if request.method == "POST":
         try:
-            overrides = deadline_rules.load_overrides(request.form.get("overrides") or "{}")
-            deadline_rules.effective_rules(overrides)  # validates codes and values
-            calendar = json.loads(request.form.get("calendar") or "{}")
-            deadline_rules.WorkCalendar.from_json(calendar)
-        except (DomainError, ValueError) as exc:
-            error = getattr(exc, "message", str(exc))
+            family_search.save_station_rules(current_user, station, request.form.get("overrides"),
+                                             request.form.get("calendar"), client_ip())
+        except DomainError as exc:
+            db.session.rollback()
+            error = exc.message
         else:
-            station.rules_overrides, station.calendar = overrides or None, calendar or None
-            from ..services import audit
-
-            audit.record(current_user.id, "rules.update", "station", station.id, None, client_ip())
-            db.session.commit()
             flash(_("Rules saved for this station."), "success")
-            return redirect(url_for("search.rules_page", station=station.code))
-    rules = [deadline_rules.describe(r) for r in search.station_rules(station)]
-    return render_template("search/rules.html", stations=stations, station=station, rules=rules, error=error,
+            return redirect(url_for("family_search.rules_page", station=station.code))
+    rules = [deadlines.describe(r) for r in family_search.station_rules(station)]
+    return render_template("family_search/rules.html", stations=stations, station=station, rules=rules, error=error,
                            overrides=json.dumps(station.rules_overrides or {}, ensure_ascii=False, indent=2),
                            calendar=json.dumps(station.calendar or {"holidays": [], "workdays": []}, indent=2)), \
         422 if error else 200
@@ -151,4 +144,4 @@ def rules_page():
 def alerts_page():
     items = alerts.open_alerts(current_user)
     cases = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_({a.case_id for a in items})))} if items else {}
-    return render_template("search/alerts.html", items=items, cases=cases)
+    return render_template("family_search/alerts.html", items=items, cases=cases)

@@ -5,7 +5,7 @@ import pytest
 
 from service.domain.errors import Forbidden, InvalidValue
 from service.models.types import utcnow
-from service.services import queues
+from service.services import worklists
 from tests.support.casefactory import case_event, days_ago, make_case, step
 
 
@@ -36,7 +36,7 @@ def _ids(rows):
 
 
 def test_stranded_longest_first_with_overdue_steps(people, users):
-    rows = queues.stranded(users["supervisor"])
+    rows = worklists.stranded(users["supervisor"])
     assert _ids(rows) == [people[k].id for k in ("long", "hospital", "child", "elder")]
     by_id = {r.case.id: r for r in rows}
     long_stay = by_id[people["long"].id]
@@ -53,7 +53,7 @@ def test_stranded_filters(people, users):
     sup = users["supervisor"]
 
     def run(**args):
-        return _ids(queues.stranded(sup, queues.parse_filter(sup, {k: str(v) for k, v in args.items()})))
+        return _ids(worklists.stranded(sup, worklists.parse_filter(sup, {k: str(v) for k, v in args.items()})))
 
     assert run(category="elderly") == [people["elder"].id]
     assert run(min_days=10) == [people["long"].id, people["hospital"].id]
@@ -71,27 +71,27 @@ def test_filter_errors_and_station_rules(people, users):
     for args in ({"min_days": "ten"}, {"category": "tall"}, {"min_age": "200"}, {"min_days": "9", "max_days": "3"},
                  {"station": "NOPE"}):
         with pytest.raises(InvalidValue):
-            queues.parse_filter(sup, args)
+            worklists.parse_filter(sup, args)
     with pytest.raises(Forbidden):
-        queues.parse_filter(sup, {"station": "TJNK"})
-    assert _ids(queues.stranded(admin, queues.parse_filter(admin, {"station": "TJNK"}))) == [people["elsewhere"].id]
-    assert people["elsewhere"].id in _ids(queues.stranded(admin))
-    assert people["elsewhere"].id not in _ids(queues.stranded(users["supervisor"]))
+        worklists.parse_filter(sup, {"station": "TJNK"})
+    assert _ids(worklists.stranded(admin, worklists.parse_filter(admin, {"station": "TJNK"}))) == [people["elsewhere"].id]
+    assert people["elsewhere"].id in _ids(worklists.stranded(admin))
+    assert people["elsewhere"].id not in _ids(worklists.stranded(users["supervisor"]))
 
 
 def test_identified_not_yet_home(people, users):
-    rows = queues.identified(users["supervisor"])
+    rows = worklists.identified(users["supervisor"])
     # The transferred person keeps an open search; the one who went home is not in the gap.
     assert _ids(rows) == [people["placed"].id, people["found"].id]
     found = rows[1]
     assert found.details["days_since_identified"] == 3
     assert found.details["family_contacted"] is False and found.details["return_arranged"] is False
     assert {"family_contact", "return_arranged"} <= {s.rule_code for s in found.overdue}
-    assert _ids(queues.identified(users["supervisor"], queues.QueueFilter(min_age=31))) == []
+    assert _ids(worklists.identified(users["supervisor"], worklists.QueueFilter(min_age=31))) == []
 
 
 def test_minors(people, users, db):
-    rows = queues.minors(users["supervisor"])
+    rows = worklists.minors(users["supervisor"])
     assert _ids(rows) == [people["child"].id]
     row = rows[0]
     assert row.details["under_16"] is True and row.details["dna"] == "in_progress"
@@ -101,7 +101,7 @@ def test_minors(people, users, db):
 
 def test_unknown_queue(users):
     with pytest.raises(InvalidValue):
-        queues.run("everything", users["supervisor"], queues.QueueFilter())
+        worklists.run("everything", users["supervisor"], worklists.QueueFilter())
 
 
 def test_overdue_and_approvals_queues_do_not_query_per_case(db, users, settings):
@@ -110,7 +110,7 @@ def test_overdue_and_approvals_queues_do_not_query_per_case(db, users, settings)
 
     from service.demo import load_demo
     from service.models import Station, User
-    from service.services import search
+    from service.services import family_search
 
     load_demo("QB", cases=40, seed=7)
     station = db.session.scalar(sa.select(Station).where(Station.code == "QB"))
@@ -122,9 +122,9 @@ def test_overdue_and_approvals_queues_do_not_query_per_case(db, users, settings)
     listener = lambda *args, **kwargs: statements.append(1)  # noqa: E731
     sa.event.listen(db.engine, "before_cursor_execute", listener)
     try:
-        overdue = search.overdue_queue(user)
+        overdue = family_search.overdue_queue(user)
         db.session.expire_all()
-        approvals = search.approvals_queue(user)
+        approvals = family_search.approvals_queue(user)
     finally:
         sa.event.remove(db.engine, "before_cursor_execute", listener)
     assert overdue and approvals["extension"]  # the demo station has late steps and long stays

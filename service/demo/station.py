@@ -1,113 +1,17 @@
-"""`flask --app service demo load`: a realistic station over a few months, so the dashboard means something.
-
-Invented people only (names drawn from common surnames and given names, no ID numbers, no photos).
-Times are relative to now, so the queues and deadlines look current whenever it is loaded. Loading is
-idempotent: a marker row says it was done, and every generated row carries a unique key.
-"""
+"""One demo station's history: arrivals in every state, their channel steps, exits, reports and candidates."""
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import click
-from flask.cli import AppGroup
-from sqlalchemy import select
-
-from .domain.lifecycle import EXIT_RULES
-from .domain.rules import CHINA_TZ
-from .extensions import db
-from .models import (AuditEntry, CandidateMatch, Case, CaseEvent, ChannelEvent, FamilyContact, GalleryReport,
-                     SearchChannel, Station)
-from .models.types import utcnow
-
-demo_cli = AppGroup("demo", help="Demo data for a first look at a fresh instance.")
-
-MARKER = "demo.load"
-DAYS = 150  # about five months of arrivals
-ENGINE = "sface-2021dec-int8bq"
-SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
-GIVEN = ("伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
-         "秀兰", "霞", "平", "刚", "桂英", "建国", "建华", "玉兰", "德明", "小红", "小龙", "文", "海", "春梅", "国庆",
-         "志强", "淑珍", "凤英", "宝山", "金花", "永福", "树林")
-# Where people come from (weighted towards the provinces Tianjin's stations see most).
-HOMES = (("河北", "保定", "河北话"), ("河北", "沧州", "河北话"), ("河南", "周口", "河南话"), ("河南", "信阳", "河南话"),
-         ("山东", "德州", "山东话"), ("山东", "临沂", "山东话"), ("安徽", "阜阳", "安徽话"), ("黑龙江", "齐齐哈尔", "东北话"),
-         ("吉林", "四平", "东北话"), ("辽宁", "锦州", "东北话"), ("四川", "南充", "四川话"), ("甘肃", "天水", "甘肃话"),
-         ("内蒙古", "赤峰", "内蒙古话"), ("山西", "大同", "山西话"), ("湖北", "孝感", "湖北话"), ("江苏", "徐州", "南京话"),
-         ("天津", "蓟州", "天津话"), ("贵州", "毕节", "贵州话"), ("广西", "玉林", "白话"), ("湖南", "邵阳", "湖南话"))
-PLACES = ("河西区友谊路", "天津站后广场", "和平区滨江道", "南开区鞍山西道", "河东区大直沽", "天津西站", "红桥区西青道",
-          "河北区中山路", "津南区咸水沽", "西青区杨柳青", "东丽区机场大道", "海河边大光明桥")
-CLOTHING = ("深蓝色棉衣、黑裤", "灰色夹克、运动鞋", "红色羽绒服", "军绿色大衣", "黑色毛衣、牛仔裤", "白色短袖、拖鞋")
-MARKS = ("左眉有痣", "右手缺指", "额头有疤", "左臂纹身", "右腿跛行", "耳后胎记", None, None, None)
-# Which channel produced the decisive lead (national figures: interviews and the portal do most of the work).
-DECISIVE = (("interview", 34), ("portal", 26), ("dna", 15), ("face", 13), ("toutiao", 8), ("newspaper", 4))
-CHANNELS = ("portal", "toutiao", "newspaper", "dna", "face", "interview")
-# A few arrivals with a set story, so that every state shows whatever the dice say:
-# index → (unidentified outcome, days since arrival at least, who).
-SCRIPTED = {
-    3: ("settlement", 110, "adult"),
-    7: ("transfer", 60, "minor"),
-    11: ("deceased", 80, "elderly"),
-    13: ("medical", 40, "adult"),
-    17: ("left_voluntarily", 20, "adult"),
-    19: ("in_hospital", 15, "adult"),
-    23: ("in_hospital", 3, "elderly"),
-    # identified: index → (how they went home, or "waiting" for the KPI gap, days since arrival at least, who)
-    29: ("self_return", 20, "adult"),
-    31: ("escorted_home", 30, "elderly"),
-    37: ("family_pickup", 25, "minor"),
-    41: ("waiting", 6, "adult"),
-}
-HOME_SCRIPTS = ("self_return", "escorted_home", "family_pickup", "waiting")
-
-
-@dataclass
-class Person:
-    gender: str
-    age_min: int | None
-    age_max: int | None
-    categories: list[str]
-    name: str | None
-    home: tuple[str, str, str]
-
-
-def _weighted(rng: random.Random, pairs):
-    names, weights = zip(*pairs)
-    return rng.choices(names, weights)[0]
-
-
-def _person(rng: random.Random, kind: str | None = None) -> Person:
-    gender = rng.choices(("male", "female"), (70, 30))[0]
-    kind = kind or rng.choices(("adult", "elderly", "minor", "unknown"), (58, 22, 12, 8))[0]
-    if kind == "adult":
-        lo = rng.randint(20, 55)
-    elif kind == "elderly":
-        lo = rng.randint(60, 80)
-    elif kind == "minor":
-        lo = rng.randint(7, 16)
-    else:
-        lo = None
-    hi = None if lo is None else lo + (rng.choice((0, 2, 5)) if kind == "minor" else rng.choice((5, 5, 10)))
-    if kind == "minor":
-        hi = min(hi, 17)
-    cats = []
-    if kind == "minor":
-        cats.append("minor")
-    if kind == "elderly":
-        cats.append("elderly")
-    roll = rng.random()
-    if roll < 0.16:
-        cats.append("mental_illness")
-    elif roll < 0.26:
-        cats.append("intellectual_disability")
-    elif roll < 0.34:
-        cats.append("ill")
-    if kind in ("minor", "elderly") and rng.random() < 0.5:
-        cats.append("suspected_lost")
-    named = rng.random() < (0.35 if "mental_illness" in cats or "intellectual_disability" in cats else 0.7)
-    name = rng.choice(SURNAMES) + rng.choice(GIVEN) if named else None
-    return Person(gender, lo, hi, cats, name, rng.choice(HOMES))
+from ..domain.channels import CHANNELS
+from ..domain.deadlines import CHINA_TZ
+from ..domain.lifecycle import EXIT_RULES
+from ..extensions import db
+from ..models import CandidateMatch, Case, CaseEvent, ChannelEvent, FamilyContact, GalleryReport, SearchChannel, Station
+from .people import (CLOTHING, DAYS, DECISIVE, ENGINE, GIVEN, HOME_SCRIPTS, MARKS, PLACES, SCRIPTED,
+                     SURNAMES, Person, invent_person, weighted)
+from .street import street_leads
 
 
 class Builder:
@@ -119,7 +23,7 @@ class Builder:
         self.report_no = 0
 
     def street_leads(self, count: int) -> None:
-        _street_leads(self, count)
+        street_leads(self, count)
 
     # -- helpers
     def _at(self, base: datetime, hours: float) -> datetime | None:
@@ -142,7 +46,7 @@ class Builder:
         rng = self.rng
         self.report_no += 1
         if person is None:
-            person = _person(rng)
+            person = invent_person(rng)
             person.name = rng.choice(SURNAMES) + rng.choice(GIVEN)
         province, city, _dialect = person.home
         missing_years = rng.choice((0, 0, 1, 2, 3, 5, 8))
@@ -171,7 +75,7 @@ class Builder:
         if script:
             days_ago = rng.uniform(script[1], min(script[1] + 30, DAYS))
         arrived = now - timedelta(days=days_ago)
-        person = _person(rng, script[2] if script else None)
+        person = invent_person(rng, script[2] if script else None)
         if script and script[0] == "self_return":  # only for someone who can travel alone
             person.categories = [c for c in person.categories if c not in ("mental_illness", "intellectual_disability")]
         province, city, dialect = person.home
@@ -208,7 +112,7 @@ class Builder:
             identified_at = arrived + timedelta(days=rng.uniform(1, 4))
         if identified_at and identified_at >= now:
             identified_at = None
-        decisive = _weighted(rng, DECISIVE) if identified_at else None
+        decisive = weighted(rng, DECISIVE) if identified_at else None
         end = identified_at or now
 
         # The routine steps of the five channels plus interviews, some late or missed on purpose.
@@ -323,7 +227,7 @@ class Builder:
             options.append(("settlement", 30))
         if stay > 45 and (person.age_min or 0) >= 60:
             options.append(("deceased", 8))
-        choice = forced or _weighted(rng, options)
+        choice = forced or weighted(rng, options)
         if choice in ("stay", "in_hospital"):
             return
         if choice == "settlement":
@@ -373,112 +277,3 @@ class Builder:
                 note="性别年龄相符，但面部特征不同" if status == "rejected" else None))
             self.counts["candidates"] += 1
 
-
-LEAD_PLACES = ("河西区友谊路与黑牛城道交口", "南开区鞍山西道天桥下", "和平区滨江道步行街", "天津站后广场",
-               "河东区大直沽地铁站", "红桥区西站北广场", "河北区中山路公交站")
-
-
-def _street_leads(self: "Builder", count: int) -> None:
-    """A cold-wave campaign, patrol runs and street leads with their dispatch times over the last 60 days."""
-    import secrets
-
-    from argon2 import PasswordHasher
-
-    from .models import Campaign, Lead, PatrolRun, User
-
-    rng, now = self.rng, self.now
-    reporter = db.session.scalar(select(User).where(User.username == f"demo-reporter-{self.station.code.lower()}"))
-    if reporter is None:  # nobody logs in as it: its password is thrown away
-        reporter = User(username=f"demo-reporter-{self.station.code.lower()}", role="reporter", station=self.station,
-                        password_hash=PasswordHasher().hash(secrets.token_urlsafe(24)), reporter_source="volunteer")
-        db.session.add(reporter)
-    today = now.astimezone(CHINA_TZ).date()
-    campaign = Campaign(station_id=self.station.id, name="寒潮专项救助", kind="cold_wave", area="市内六区",
-                        starts_on=today - timedelta(days=30), ends_on=today + timedelta(days=60))
-    db.session.add(campaign)
-    db.session.flush()
-    sources = (("patrol", 5), ("volunteer", 3), ("driver", 2), ("grid_worker", 2), ("citizen", 2))
-    for n in range(count):  # the first few came in within the last two hours: the dispatch desk has work
-        reported = now - (timedelta(minutes=rng.uniform(5, 120)) if n < 6 else timedelta(days=rng.uniform(0.1, 60)))
-        in_campaign = (reported.astimezone(CHINA_TZ).date() >= campaign.starts_on)
-        lead = Lead(station_id=self.station.id, reporter_id=reporter.id, source=_weighted(rng, sources),
-                    seen_at=reported - timedelta(minutes=rng.randint(0, 20)), reported_at=reported,
-                    place=rng.choice(LEAD_PLACES), lat=39.12 + rng.uniform(-0.06, 0.06), lng=117.20 + rng.uniform(-0.08, 0.08),
-                    urgency=[flag for flag, chance in (("injured", 0.15), ("cold", 0.5 if in_campaign else 0.1), ("elderly", 0.3))
-                             if rng.random() < chance],
-                    description="路人反映有人在此长时间滞留", face_check="no_face",
-                    campaign_id=campaign.id if in_campaign else None)
-        age_min = (now - reported).total_seconds() / 60
-        if age_min > 30 or rng.random() < 0.5:
-            lead.status, lead.team = "assigned", rng.choice(("巡查一组", "巡查二组", "夜间巡查组"))
-            lead.assigned_at = reported + timedelta(minutes=rng.uniform(3, 15))
-            to_site = rng.uniform(15, 55) if rng.random() < 0.8 else rng.uniform(61, 150)
-            if age_min > to_site:
-                lead.status, lead.on_site_at = "on_site", reported + timedelta(minutes=to_site)
-                if age_min > to_site + 30:
-                    lead.status, lead.closed_at = "closed", lead.on_site_at + timedelta(minutes=30)
-                    lead.outcome = _weighted(rng, (("refused_help", 4), ("not_found", 2), ("referred_hospital", 1),
-                                                   ("referred_police", 1)))
-        db.session.add(lead)
-    # Some arrivals of the last two months came in from a lead: reported, team on site, brought in.
-    from .models import Case
-
-    recent = db.session.scalars(select(Case).where(Case.station_id == self.station.id,
-                                                   Case.arrived_at > now - timedelta(days=60)).order_by(Case.id).limit(12))
-    for case in recent:
-        arrived = case.arrived_at
-        reported = arrived - timedelta(minutes=rng.uniform(40, 150))
-        on_site = reported + timedelta(minutes=rng.uniform(12, 50) if rng.random() < 0.85 else rng.uniform(61, 100))
-        on_site = min(on_site, arrived - timedelta(minutes=5))
-        db.session.add(Lead(station_id=self.station.id, reporter_id=reporter.id, source=_weighted(rng, sources),
-                            seen_at=reported - timedelta(minutes=5), reported_at=reported, place=case.found_place,
-                            lat=case.found_lat, lng=case.found_lng, urgency=["cold"] if rng.random() < 0.5 else [],
-                            status="closed", team="巡查一组", assigned_at=reported + timedelta(minutes=6),
-                            on_site_at=on_site, closed_at=arrived, outcome="brought_in", case_id=case.id,
-                            face_check="no_face", campaign_id=campaign.id if arrived.astimezone(CHINA_TZ).date() >= campaign.starts_on else None))
-        count += 1
-    for day in range(0, 60, 3):
-        start = now - timedelta(days=day, hours=rng.uniform(2, 6))
-        db.session.add(PatrolRun(station_id=self.station.id, team=rng.choice(("巡查一组", "巡查二组")),
-                                 area=rng.choice(LEAD_PLACES), started_at=start, ended_at=start + timedelta(hours=3),
-                                 people_contacted=rng.randint(2, 12), people_brought_in=rng.randint(0, 2),
-                                 campaign_id=campaign.id if start.astimezone(CHINA_TZ).date() >= campaign.starts_on else None))
-    self.counts["leads"] = count
-
-
-def load_demo(station_code: str = "DEMO", now: datetime | None = None, seed: int = 2026, cases: int = 90) -> dict:
-    """Fill the station (created if missing) with `cases` arrivals and the reports around them, once."""
-    now = now or utcnow()
-    station = db.session.scalar(select(Station).where(Station.code == station_code))
-    if station is None:
-        station = Station(code=station_code, name="示范救助管理站", city="天津")
-        db.session.add(station)
-        db.session.flush()
-    done = db.session.scalar(select(AuditEntry).where(AuditEntry.action == MARKER, AuditEntry.object_type == "station",
-                                                      AuditEntry.object_id == station.id))
-    if done is not None:
-        db.session.rollback()
-        return {"loaded": False}
-    builder = Builder(station, now, seed)
-    for index in range(cases):
-        builder.case(index)
-    for _ in range(40):  # reports nobody has matched yet: the gallery beyond this station's arrivals
-        builder._report()
-    builder.street_leads(60)
-    db.session.add(AuditEntry(action=MARKER, object_type="station", object_id=station.id,
-                              detail={"seed": seed, **builder.counts}))
-    db.session.commit()
-    return {"loaded": True, "station": station.code, **builder.counts}
-
-
-@demo_cli.command("load")
-@click.option("--station", "station_code", default="DEMO", show_default=True, help="station code (created if missing)")
-@click.option("--seed", default=2026, show_default=True, help="random seed: the same seed gives the same station")
-@click.option("--cases", default=90, show_default=True, type=click.IntRange(1, 5000))
-def load(station_code: str, seed: int, cases: int) -> None:
-    """Load a realistic demo station (cases in every state, reports, channel steps, exits, candidates)."""
-    result = load_demo(station_code, seed=seed, cases=cases)
-    if not result["loaded"]:
-        click.echo(f"demo data is already loaded for station {station_code}; nothing added")
-        return
-    click.echo(" ".join(f"{k}={v}" for k, v in result.items() if k != "loaded"))

@@ -7,7 +7,7 @@ import pytest
 
 from service.domain.channels import CHANNELS
 from service.domain.errors import InvalidValue
-from service.domain.rules import (
+from service.domain.deadlines import (
     ANCHORS,
     CONDITIONS,
     DEFAULT_RULES,

@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone, tzinfo
 
 from .channels import CHANNELS, STATUSES, STEP_KEYS, all_channels_tried
 from .errors import InvalidValue
-from .lifecycle import OPEN_STATES, SEARCH_OPEN_STATES
+from .lifecycle import OPEN_STATES, SEARCHING
 
 # China has one time zone and no daylight saving; weekdays and holidays are judged on Beijing time.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -119,8 +119,6 @@ class Rule:
 def _span(text: str) -> Span:
     return Span.parse(text)
 
-
-SEARCHING = OPEN_STATES + SEARCH_OPEN_STATES  # settled and transferred people keep an open search
 
 DEFAULT_RULES: tuple[Rule, ...] = (
     Rule("face_run", "photo taken and face comparison run", "face", "arrival", _span("24h"), ("face_run",),

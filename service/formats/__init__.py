@@ -1,0 +1,2 @@
+"""Pure file formats (no Flask, no database): value converters and field specs, report CSV and PFIF,
+spreadsheet tables, notice rendering."""
