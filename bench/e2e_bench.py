@@ -47,7 +47,7 @@ log = logging.getLogger("e2e_bench")
 
 ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("HUIJIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-DB_NAME = "huijia_bench"
+DB_NAME = os.environ.get("HUIJIA_BENCH_DB", "huijia_bench")  # two checkouts benching at once need two names
 NO_AUTO_MATCH = ("multiple_faces", "low_quality", "no_face", "invalid")
 STAFF_CAN_CHOOSE = ("multiple_faces", "low_quality")
 POLL_SECONDS = 0.05
