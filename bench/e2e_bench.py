@@ -517,12 +517,14 @@ def running_stack(env: dict[str, str], logdir: Path) -> Iterator[Stack]:
     procs = {}
     try:
         procs["web"] = start_web(environ, port, logdir / "web.log")
+        shards = int(environ.get("HUIJIA_SEARCH_SHARDS", "1"))
+        # With shards, a search a shard missed is retried by the beat job sweep_search_gaps, as in production.
+        beat = ["--beat", "-s", str(logdir / "beat-schedule")] if shards > 1 else []
         procs["default"] = start_worker(environ, logdir / "worker-default.log", "-c", "1", "-n", "default@%h",
-                                        queues="default")
+                                        *beat, queues="default")
         procs["search"] = start_worker(environ, logdir / "worker-search.log", "-c", "1", "-n", "search@%h",
                                        queues="search")
         # HUIJIA_SEARCH_SHARDS > 1: the search worker coordinates, one worker per shard holds the faces.
-        shards = int(environ.get("HUIJIA_SEARCH_SHARDS", "1"))
         for k in range(shards if shards > 1 else 0):
             procs[f"shard{k}"] = start_worker({**environ, "HUIJIA_SEARCH_SHARD": str(k)}, logdir / f"worker-shard{k}.log",
                                               "-c", "1", "-n", f"shard{k}@%h", queues=f"search.{k}")
