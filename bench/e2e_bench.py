@@ -103,6 +103,7 @@ def bench_env(database_url: str, redis_url: str, instance: Path, engine: str) ->
         "HUIJIA_INSTANCE_DIR": str(instance),
         "HUIJIA_MEDIA_DIR": str(instance / "media"),
         "HUIJIA_SECRET_KEY": secrets.token_urlsafe(32),
+        "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
         "HUIJIA_FACE_ENGINE": engine,
     }
 
@@ -203,6 +204,7 @@ class Registry:
     case_of: dict[int, str] = dataclasses.field(default_factory=dict)  # case_id -> identity
     file_of_case: dict[int, str] = dataclasses.field(default_factory=dict)
     report_for: dict[str, int] = dataclasses.field(default_factory=dict)  # identity -> report_id
+    with_bystander: set[int] = dataclasses.field(default_factory=set)  # cases whose photo had a bystander pasted in
 
 
 @dataclass
@@ -234,22 +236,59 @@ def file_reports(staff, people: dict[str, list[DevPhoto]], settings, registry: R
         new = create_report(staff, person_fields(identity), [upload(photos[0])], settings)
         report_id = new.report.id
         registry.report_of[report_id], registry.report_for[identity] = identity, report_id
-        if process([p.id for p in new.report.photos], settings, timings, photos[0]) == "processed":
-            candidates.match_report(report_id, settings)
+        # The worker queues matching whatever the photo's outcome (an ambiguous photo is searched with each face).
+        process([p.id for p in new.report.photos], settings, timings, photos[0])
+        candidates.match_report(report_id, settings)
 
 
-def register_arrivals(staff, people: dict[str, list[DevPhoto]], settings, registry: Registry, timings: list[Timing]) -> None:
-    """Every other photo is one arrival; matched only when its photo got a face (as the workers do)."""
+def with_bystander(photo: DevPhoto, bystander: DevPhoto, corner: int) -> "Upload":  # noqa: F821
+    """The arrival's photo with a smaller photo of someone else pasted into a corner (a passer-by, a relative):
+    its longer side is 0.35 of the photo's shorter side (the face in it smaller than the arrival's)."""
+    import io
+
+    from PIL import Image
+
+    from service.services.intake import Upload
+
+    base = Image.open(photo.path).convert("RGB")
+    small = Image.open(bystander.path).convert("RGB")
+    scale = 0.35 * min(base.size) / max(small.size)
+    small = small.resize((max(1, round(small.width * scale)), max(1, round(small.height * scale))))
+    x = 0 if corner in (0, 3) else base.width - small.width
+    y = 0 if corner in (0, 1) else base.height - small.height
+    base.paste(small, (x, y))
+    buf = io.BytesIO()
+    base.save(buf, "JPEG", quality=92)
+    return Upload(photo.path.name, buf.getvalue())
+
+
+def register_arrivals(staff, people: dict[str, list[DevPhoto]], settings, registry: Registry, timings: list[Timing],
+                      bystander_every: int = 0) -> None:
+    """Every other photo is one arrival, matched as the workers do (whatever its photo's outcome). With
+    `bystander_every` N, every Nth arrival's photo gets a smaller face of another identity pasted into a corner."""
     from service.matching import candidates
     from service.services.intake import register_arrival
 
-    for photos in people.values():
+    identities = list(people)
+    count = 0
+    for n, photos in enumerate(people.values()):
         for photo in photos[1:]:
-            reg = register_arrival(staff, person_fields(photo.identity), [upload(photo)], settings)
+            count += 1
+            composed = bystander_every and count % bystander_every == 0
+            if composed:
+                other = people[identities[(n + 1 + count) % len(identities)]]
+                if other[0].identity == photo.identity:
+                    other = people[identities[(n + 2 + count) % len(identities)]]
+                sent = with_bystander(photo, other[-1], count % 4)
+            else:
+                sent = upload(photo)
+            reg = register_arrival(staff, person_fields(photo.identity), [sent], settings)
+            if composed:
+                registry.with_bystander.add(reg.case.id)
             case_id = reg.case.id
             registry.case_of[case_id], registry.file_of_case[case_id] = photo.identity, photo.label
-            if process([p.id for p in reg.case.photos], settings, timings, photo) == "processed":
-                candidates.match_case(case_id, settings)
+            process([p.id for p in reg.case.photos], settings, timings, photo)
+            candidates.match_case(case_id, settings)
 
 
 def staff_pick_largest(settings, engine_version: str) -> dict[str, int]:
@@ -265,7 +304,7 @@ def staff_pick_largest(settings, engine_version: str) -> dict[str, int]:
         largest = db.session.scalar(
             sa.select(Face).where(Face.photo_id == photo.id, Face.engine == engine_version).order_by(Face.face_index).limit(1)
         )
-        if largest is None or largest.embedding is None:
+        if largest is None or largest.template_id is None:
             continue
         choose_face(photo, largest.id, engine_version)
         (chosen_cases if photo.case_id is not None else chosen_reports).append(photo.case_id or photo.report_id)
@@ -338,6 +377,10 @@ def evaluate(registry: Registry) -> dict:
         "cases": n,
         "cases_auto_matchable": int(matchable.sum()),
         "rank1": _frac(top_right.sum(), n),
+        "rank1_bystander_photos": _frac(sum(t for c, t in zip(cases, top_right) if c in registry.with_bystander),
+                                        len(registry.with_bystander)),
+        "bystander_photos": len(registry.with_bystander),
+        "rank1_multi_face_photos": _multi_face_rank1(cases, top_right),
         "recall": _frac(found.sum(), n),
         "rank1_auto_matchable": _frac((top_right & matchable).sum(), matchable.sum()),
         "recall_auto_matchable": _frac((found & matchable).sum(), matchable.sum()),
@@ -356,6 +399,18 @@ def evaluate(registry: Registry) -> dict:
         "misses": misses[:EXAMPLES],
         "misses_total": len(misses),
     }
+
+
+def _multi_face_rank1(cases: list[int], top_right) -> dict:
+    """Rank-1 of the cases whose photo shows two or more faces (natural or pasted bystanders)."""
+    from service.extensions import db
+    from service.models import Face, Photo
+
+    multi = set(db.session.scalars(
+        sa.select(Photo.case_id).join(Face, Face.photo_id == Photo.id).where(Photo.case_id.is_not(None))
+        .group_by(Photo.case_id).having(sa.func.count(Face.id) > 1)))
+    rights = [bool(t) for c, t in zip(cases, top_right) if c in multi]
+    return {"cases": len(rights), "rank1": _frac(sum(rights), len(rights))}
 
 
 def _miss(case_id: int, registry: Registry, statuses, truth: int, rows) -> dict:
@@ -409,7 +464,7 @@ def pipeline_speed(timings: list[Timing], side: int = 1024) -> dict:
     return out
 
 
-def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str) -> dict:
+def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str, bystander_every: int = 0) -> dict:
     """One engine through the services: reports, arrivals, automatic matching, then staff choice."""
     from service.matching.evidence import thresholds
     from service.matching.faces import engine_for
@@ -421,7 +476,7 @@ def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str) ->
         registry, timings = Registry(), []
         started = time.perf_counter()
         file_reports(staff, people, settings, registry, timings)
-        register_arrivals(staff, people, settings, registry, timings)
+        register_arrivals(staff, people, settings, registry, timings, bystander_every)
         automatic = evaluate(registry)
         chosen = staff_pick_largest(settings, engine.version)
         with_choice = evaluate(registry)
@@ -431,6 +486,7 @@ def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str) ->
         "version": engine.version,
         "cuts_adult": dict(zip(("likely", "possible"), thresholds(engine)["adult"])),
         "identities": len(people),
+        "bystander_every": bystander_every,
         "reports": len(registry.report_of),
         "cases": len(registry.case_of),
         "seconds": round(seconds, 1),
@@ -457,10 +513,15 @@ def pg_url(database_url: str) -> str:
 
 
 def fill_synthetic(database_url: str, n_faces: int, engine_version: str) -> dict:
-    """COPY n_faces synthetic report faces (1-4 per report, clustered like real ones) into an empty gallery."""
+    """COPY n_faces synthetic report faces (1-4 per report, clustered like real ones) into an empty gallery,
+    their templates sealed like the app's (matching.templates)."""
     import psycopg
 
     from service.matching.index.synthetic import synthetic_gallery
+    from service.matching.sealed import new_template_id
+    from service.matching.templates import keyring
+
+    ring = keyring()
 
     started = time.perf_counter()
     gallery = synthetic_gallery(n_faces, photos_per_identity=(1, 4), seed=SYNTHETIC_SEED)
@@ -475,19 +536,24 @@ def fill_synthetic(database_url: str, n_faces: int, engine_version: str) -> dict
         ) as copy:
             for i, owner in enumerate(owners.tolist(), start=1):
                 copy.write_row((i, owner, f"{i:064x}", "image/jpeg", 0, 0, 0, "processed", 1))
+        template_ids = [new_template_id() for _ in range(n_faces)]
+        with cur.copy("COPY face_template (id, engine, key_id, nonce, ciphertext) FROM STDIN") as copy:
+            for template_id, vector in zip(template_ids, gallery.vectors):
+                sealed = ring.seal(template_id, engine_version, vector)
+                copy.write_row((template_id, engine_version, sealed.key_id, sealed.nonce, sealed.ciphertext))
         with cur.copy(
             "COPY face (id, photo_id, engine, face_index, owner_kind, owner_id, box, det_score, quality, "
-            "quality_ok, embedding, selected) FROM STDIN"
+            "quality_ok, template_id, selected) FROM STDIN"
         ) as copy:
-            for i, (owner, vector) in enumerate(zip(owners.tolist(), gallery.vectors), start=1):
+            for i, (owner, template_id) in enumerate(zip(owners.tolist(), template_ids), start=1):
                 copy.write_row((i, i, engine_version, 0, "report", owner, "[0, 0, 0, 0]", 1.0, "{}", True,
-                                vector.tobytes(), True))
+                                template_id, True))
         # Explicit ids were written: move the sequences past them for the rows the services add.
         for table in ("gallery_report", "photo", "face"):
             cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM {table}))")
         conn.commit()
         conn.autocommit = True
-        cur.execute("ANALYZE gallery_report, photo, face")
+        cur.execute("ANALYZE gallery_report, photo, face_template, face")
     seconds = time.perf_counter() - started
     log.info("event=gallery_filled faces=%d reports=%d s=%.1f", n_faces, n_reports, seconds)
     return {"faces": n_faces, "reports": n_reports, "seconds": round(seconds, 1)}
@@ -765,6 +831,11 @@ def markdown(report: dict) -> str:
         f"Dev set: {report['faces_dir']}.",
         "",
     ]
+    carried = sorted({f"{part} {engine}: run of {entry['from_run']}" for part in ("accuracy", "stack")
+                      for engine, entry in report.get(part, {}).items() if entry.get("from_run")})
+    if carried:
+        lines += ["Carried over from earlier runs (`--keep-other-results`), not measured by this one: "
+                  + "; ".join(carried) + ".", ""]
     if acc:
         lines += _accuracy_table(acc)
     if stk:
@@ -778,7 +849,11 @@ ACCURACY_ROWS = (
     ("reports / cases (one photo each)", lambda e: f"{e['reports']} / {e['cases']}"),
     ("case photo statuses", lambda e: _counts(e["automatic"]["case_photo_status"])),
     ("report photo statuses", lambda e: _counts(e["automatic"]["report_photo_status"])),
-    ("**rank-1: true report ranked first** (all cases)", "automatic.rank1"),
+    ("**product rank-1: true report ranked first, nobody touching a photo** (all cases)", "automatic.rank1"),
+    ("arrival photos with a bystander pasted in (every Nth) / their rank-1",
+     lambda e: f"{e['automatic']['bystander_photos']} (every {e.get('bystander_every')}) / {e['automatic']['rank1_bystander_photos']}"),
+    ("cases whose photo shows two or more faces / their rank-1",
+     lambda e: f"{e['automatic']['rank1_multi_face_photos']['cases']} / {e['automatic']['rank1_multi_face_photos']['rank1']}"),
     ("recall: true report among candidates (all cases)", "automatic.recall"),
     ("rank-1 / recall, cases matchable automatically",
      lambda e: f"{e['automatic']['rank1_auto_matchable']} / {e['automatic']['recall_auto_matchable']} "
@@ -814,7 +889,10 @@ def _false_cell(summary: dict) -> str:
 
 def _get(entry: dict, path):
     if callable(path):
-        return path(entry)
+        try:
+            return path(entry)
+        except (KeyError, TypeError):  # an entry carried over from a run before the row existed
+            return "–"
     value = entry
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
@@ -888,6 +966,17 @@ def _s(ms) -> str:
 # -- main
 
 
+def _keep_other_results(report: dict, path: Path) -> None:
+    """Carry over what this run did not measure from an earlier e2e.json, marked `from_run`."""
+    if not path.exists():
+        return
+    earlier = json.loads(path.read_text())
+    for part in ("accuracy", "stack"):
+        for engine, entry in (earlier.get(part) or {}).items():
+            if engine not in report[part]:
+                report[part][engine] = {**entry, "from_run": entry.get("from_run") or earlier.get("finished_at")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engines", default="sface,dlib")
@@ -896,9 +985,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gallery", type=int, default=100_000, help="synthetic faces pre-filled for the stack part")
     parser.add_argument("--arrivals", type=int, default=30)
     parser.add_argument("--search-shards", type=int, default=1, help="gallery shards (HUIJIA_SEARCH_SHARDS) for the stack")
+    parser.add_argument("--bystander-every", type=int, default=8,
+                        help="paste a smaller face of another identity into every Nth arrival photo (0: none)")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-stack", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--keep-other-results", action="store_true",
+                        help="keep the parts of an existing <out>/e2e.json this run does not redo (other engines, "
+                             "the stack part with --skip-stack), each marked with the run it comes from")
     parser.add_argument("--admin-url", default=ADMIN_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
@@ -926,7 +1020,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in engines:
                 settings = dataclasses.replace(base_settings, face_engine=name)
                 if not args.skip_accuracy:
-                    report["accuracy"][name] = accuracy(app, settings, people, password)
+                    report["accuracy"][name] = accuracy(app, settings, people, password, args.bystander_every)
                 if not args.skip_stack:
                     report["stack"][name] = stack(app, settings, env, people, password, args.gallery, args.arrivals,
                                                   args.out / "logs" / f"stack_{name}")
@@ -941,6 +1035,8 @@ def main(argv: list[str] | None = None) -> int:
             drop_database(args.admin_url, DB_NAME)
     report["finished_at"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     report["runtime_s"] = round(time.perf_counter() - started, 1)
+    if args.keep_other_results:
+        _keep_other_results(report, args.out / "e2e.json")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "e2e.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n")
     (args.out / "e2e.md").write_text(markdown(report))

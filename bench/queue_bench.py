@@ -46,6 +46,7 @@ def _drop_database() -> None:
 def measure(cases_list: list[int], repeat: int) -> list[dict]:
     url = _fresh_database()
     os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
+                       "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
                        "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(ROOT / "bench" / "results" / "tmp")})
     from alembic import command
     from alembic.config import Config

@@ -330,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     redis = ThrowawayRedis(tmp)
     redis.start()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUIJIA_")}
-    env.update({"HUIJIA_SECRET_KEY": secrets.token_urlsafe(32), "HUIJIA_BROKER_URL": redis.url,
+    env.update({"HUIJIA_SECRET_KEY": secrets.token_urlsafe(32), "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
+                "HUIJIA_BROKER_URL": redis.url,
                 "HUIJIA_INSTANCE_DIR": str(tmp / "instance"), "HUIJIA_DATABASE_URL": f"sqlite:///{tmp}/unused.db",
                 "PYTHONPATH": str(ROOT)})
     os.environ.update({k: v for k, v in env.items() if k.startswith("HUIJIA_")})

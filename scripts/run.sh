@@ -10,6 +10,12 @@ if [ -z "${HUIJIA_SECRET_KEY:-}" ]; then
   HUIJIA_SECRET_KEY="$(cat "$key_file")"
   export HUIJIA_SECRET_KEY
 fi
+# Face templates are encrypted with this key; the app, the CLI and the migrations read the file. Without it the
+# stored templates cannot be read: keep a copy, apart from the database backups.
+if [ -z "${HUIJIA_TEMPLATE_KEY:-}" ]; then
+  template_key_file="$HUIJIA_INSTANCE_DIR/template_key"
+  [ -s "$template_key_file" ] || (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(32))' > "$template_key_file")
+fi
 export HUIJIA_PORT="${HUIJIA_PORT:-8000}"
 export PATH="$PWD/.venv/bin:$PATH"
 

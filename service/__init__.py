@@ -38,6 +38,9 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     init_celery(app, celery)
 
     from . import models  # noqa: F401  (registers the tables)
+    from .matching import templates
+
+    templates.init_app(app)  # the face-template keyring: a bad key or a missing `cryptography` stops boot
     from .api import api_bp
     from .web import register_web
 

@@ -1,4 +1,4 @@
-"""flask commands: users, stations, first-run bootstrap, sweeping."""
+"""flask commands: users, stations, first-run bootstrap, sweeping, template keys, privacy alerts."""
 from __future__ import annotations
 
 import secrets
@@ -88,6 +88,79 @@ def reindex():
     click.echo("rebuild queued on the search queue" if sent else "broker unavailable: nothing queued")
 
 
+templates_cli = AppGroup("templates", help="Encrypted face templates: key status and key rotation.")
+
+
+@templates_cli.command("status")
+def templates_status():
+    """Templates per key id: the current key, retired keys still held, keys nobody gave."""
+    from flask import current_app
+
+    from .matching.templates import key_counts, keyring
+    from .services.privacy import enrolled_people
+
+    ring = keyring()
+    click.echo(f"current key id: {ring.current_id}")
+    for key_id, count in sorted(key_counts().items()):
+        state = "current" if key_id == ring.current_id else ("retired, held" if key_id in ring.key_ids else "NO KEY")
+        click.echo(f"  {key_id}  {count:>9}  {state}")
+    settings = current_app.config["HUIJIA"]
+    click.echo(f"enrolled people: {enrolled_people()} (filing threshold {settings.enrolment_alert_threshold})")
+
+
+@templates_cli.command("new-key")
+def templates_new_key():
+    """Print a fresh template key (for HUIJIA_TEMPLATE_KEY)."""
+    click.echo(secrets.token_urlsafe(32))
+
+
+@templates_cli.command("rotate-key")
+@click.option("--old-key", "old_keys", multiple=True, help="a previous key (also read from HUIJIA_TEMPLATE_OLD_KEYS)")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--max-batches", default=None, type=click.IntRange(1), help="stop after this many batches (resume later)")
+def templates_rotate_key(old_keys, batch_size, max_batches):
+    """Re-encrypt every template under HUIJIA_TEMPLATE_KEY, a committed batch at a time; run again to resume.
+
+    Steps: set HUIJIA_TEMPLATE_KEY to the new key and HUIJIA_TEMPLATE_OLD_KEYS to the old one, restart the
+    services (both keys are read meanwhile), run this, then remove the old key when `templates status`
+    shows no template under it.
+    """
+    from flask import current_app
+
+    from .config import ConfigError, parse_key
+    from .matching.sealed import Keyring, TemplateRefused
+    from .matching.templates import rotate
+
+    settings = current_app.config["HUIJIA"]
+    try:
+        extra = [parse_key("--old-key", k) for k in old_keys]
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ring = Keyring(settings.template_key, [*settings.template_old_keys, *extra])
+    try:
+        result = rotate(ring, batch_size, max_batches,
+                        progress=lambda p: click.echo(f"batch {p['batches']}: re-encrypted {p['reencrypted']}"))
+    except TemplateRefused as exc:
+        raise click.ClickException(exc.reason) from exc
+    click.echo(f"key id {result['key_id']}: re-encrypted {result['reencrypted']}, refused {result['refused']}, "
+               f"still under other keys {result['remaining']}")
+    if result["refused"]:
+        raise click.ClickException(f"{result['refused']} template(s) refused (tampered or damaged): see the log")
+
+
+privacy_cli = AppGroup("privacy", help="Face-data records and alerts.")
+
+
+@privacy_cli.command("watch")
+def privacy_watch():
+    """Raise privacy alerts now (what the beat job does every 5 minutes)."""
+    from flask import current_app
+
+    from .services.privacy import watch
+
+    click.echo(f"raised={watch(current_app.config['HUIJIA'])['raised']}")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(user_cli)
     app.cli.add_command(station_cli)
@@ -96,3 +169,5 @@ def register_cli(app: Flask) -> None:
     from .demo import demo_cli
     app.cli.add_command(demo_cli)
     app.cli.add_command(reindex)
+    app.cli.add_command(templates_cli)
+    app.cli.add_command(privacy_cli)

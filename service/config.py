@@ -1,8 +1,10 @@
-"""Settings from HUIJIA_* environment variables; a missing secret stops boot."""
+"""Settings from HUIJIA_* environment variables; a missing secret or template key stops boot."""
 from __future__ import annotations
 
+import base64
+import binascii
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +43,45 @@ def _bool(name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _limits(name: str, default: str) -> str:
+    from limits import parse_many
+
+    raw = _env(name, default)
+    try:
+        parse_many(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be limits like '40 per hour; 150 per day', got {raw!r}") from exc
+    return raw
+
+
+def parse_key(name: str, raw: str) -> bytes:
+    """A 256-bit key written as URL-safe base64 (`secrets.token_urlsafe(32)`, 43 characters)."""
+    try:
+        key = base64.urlsafe_b64decode(raw.strip() + "=" * (-len(raw.strip()) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigError(f"{name} must be URL-safe base64 (python -c 'import secrets; print(secrets.token_urlsafe(32))')") from exc
+    if len(key) != 32:
+        raise ConfigError(f"{name} must hold 32 bytes (a 256-bit AES key), got {len(key)}")
+    return key
+
+
+def template_keys(instance_dir: Path) -> tuple[bytes, tuple[bytes, ...]]:
+    """The face-template key (HUIJIA_TEMPLATE_KEY, else `make run`'s instance/template_key) and retired keys
+    still accepted for reading (HUIJIA_TEMPLATE_OLD_KEYS, comma-separated: during a key rotation)."""
+    raw = _env("HUIJIA_TEMPLATE_KEY")
+    key_file = instance_dir / "template_key"
+    if not raw and key_file.is_file():
+        raw = key_file.read_text().strip() or None
+    if not raw:
+        raise ConfigError(
+            "HUIJIA_TEMPLATE_KEY is not set: face templates are stored encrypted with it. Set it in the "
+            "environment (make run creates one under instance/ for the embedded default)."
+        )
+    old = tuple(parse_key("HUIJIA_TEMPLATE_OLD_KEYS", part) for part in (_env("HUIJIA_TEMPLATE_OLD_KEYS") or "").split(",")
+                if part.strip())
+    return parse_key("HUIJIA_TEMPLATE_KEY", raw), old
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed view of the environment; the Flask config is built from it."""
@@ -50,7 +91,10 @@ class Settings:
     broker_url: str
     result_backend: str | None
     media_dir: Path
-    secret_key: str
+    secret_key: str = field(repr=False)
+    # AES-256-GCM key of the face templates, and retired keys still read during a rotation.
+    template_key: bytes = field(repr=False)
+    template_old_keys: tuple[bytes, ...] = field(repr=False)
     port: int
     max_upload_bytes: int
     max_photo_bytes: int
@@ -72,6 +116,8 @@ class Settings:
     lead_rate_limit: str
     map_tile_url: str | None
     map_attribution: str
+    enrolment_alert_threshold: int
+    face_search_alert: str
     search_shards: int = 1
     shard_budget_ms: int = 2000
     # The shard a `search.<k>` worker serves, set on that worker only: it preloads the shard at start.
@@ -96,6 +142,7 @@ class Settings:
                 "HUIJIA_SECRET_KEY is not set. Set it in the environment (make run creates one "
                 "under instance/ for the embedded default)."
             )
+        template_key, template_old_keys = template_keys(instance_dir)
         return cls(
             instance_dir=instance_dir,
             database_url=_env("HUIJIA_DATABASE_URL", f"sqlite:///{instance_dir / 'huijia.sqlite3'}"),
@@ -103,6 +150,8 @@ class Settings:
             result_backend=_env("HUIJIA_RESULT_BACKEND"),
             media_dir=Path(_env("HUIJIA_MEDIA_DIR", str(instance_dir / "media"))).resolve(),
             secret_key=secret,
+            template_key=template_key,
+            template_old_keys=template_old_keys,
             port=_int("HUIJIA_PORT", 8000),
             # Several photos per form: the request may be larger than one photo.
             max_upload_bytes=_int("HUIJIA_MAX_UPLOAD_BYTES", 120 * 1024 * 1024),
@@ -125,6 +174,11 @@ class Settings:
             lead_rate_limit=_env("HUIJIA_LEAD_RATE_LIMIT", "20 per hour"),
             map_tile_url=_env("HUIJIA_MAP_TILE_URL"),
             map_attribution=_env("HUIJIA_MAP_ATTRIBUTION", ""),
+            # Distinct people with face templates at which admins are told to file with the provincial
+            # cyberspace office (人脸识别技术应用安全管理办法, 2025: 100,000 people).
+            enrolment_alert_threshold=_int("HUIJIA_ENROLMENT_ALERT_THRESHOLD", 100_000),
+            # Face searches one account may cause before admins are alerted (Flask-Limiter syntax, ';' between).
+            face_search_alert=_limits("HUIJIA_FACE_SEARCH_ALERT", "40 per hour; 150 per day"),
             search_shards=_positive("HUIJIA_SEARCH_SHARDS", 1),
             shard_budget_ms=_positive("HUIJIA_SHARD_BUDGET_MS", 2000),
             search_shard=_int("HUIJIA_SEARCH_SHARD", -1) if _env("HUIJIA_SEARCH_SHARD") else None,

@@ -38,6 +38,7 @@ SWEEP_SEARCH_GAPS = "workers.tasks.sweep_search_gaps"
 # Sent to one shard's queue (shard_queue), never through enqueue: the coordinator waits for the answer.
 SEARCH_SHARD = "workers.tasks.search_shard"
 REBUILD_SHARD = "workers.tasks.search_rebuild_shard"
+PRIVACY_WATCH = "workers.tasks.privacy_watch"
 
 QUEUE_OF = {
     PROCESS_PHOTO: DEFAULT_QUEUE,
@@ -46,6 +47,7 @@ QUEUE_OF = {
     ERASE_BIOMETRICS: DEFAULT_QUEUE,
     SWEEP_DEADLINES: DEFAULT_QUEUE,
     SWEEP_SEARCH_GAPS: DEFAULT_QUEUE,
+    PRIVACY_WATCH: DEFAULT_QUEUE,
     MATCH_CASE: SEARCH_QUEUE,
     MATCH_REPORT: SEARCH_QUEUE,
     MATCH_LEAD: SEARCH_QUEUE,
@@ -138,6 +140,8 @@ def init_celery(app, celery) -> None:
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
             # Searches a shard did not answer are run again until complete.
             "sweep-search-gaps": {"task": SWEEP_SEARCH_GAPS, "schedule": float(settings.sweep_interval_seconds)},
+            # Enrolment threshold and face-search volume per account (services/privacy.py).
+            "privacy-watch": {"task": PRIVACY_WATCH, "schedule": 300.0},
         },
         beat_schedule_filename=str(Path(settings.instance_dir) / "celerybeat-schedule"),
         timezone="Asia/Shanghai",

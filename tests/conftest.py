@@ -74,6 +74,7 @@ def test_env(database_url, redis_url, tmp_path_factory) -> dict:
         "HUIJIA_INSTANCE_DIR": str(instance),
         "HUIJIA_MEDIA_DIR": str(instance / "media"),
         "HUIJIA_SECRET_KEY": secrets.token_urlsafe(32),
+        "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
         "HUIJIA_LOGIN_RATE_LIMIT": "1000 per minute",
         "HUIJIA_LEAD_RATE_LIMIT": "1000 per minute",
         "HUIJIA_PENDING_PHOTO_SWEEP_SECONDS": "1",

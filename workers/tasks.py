@@ -143,3 +143,11 @@ def sweep_deadlines() -> dict:
     from service.services import alerts
 
     return alerts.sweep(notifier=alerts.notifier_for(_settings()))
+
+
+@_task(tasking.PRIVACY_WATCH, max_retries=3)
+def privacy_watch() -> dict:
+    """Beat job: enrolment past the filing threshold, unusual face-search volume per account → admins."""
+    from service.services import privacy
+
+    return privacy.watch(_settings())

@@ -390,7 +390,8 @@ def main(argv=None) -> int:
         env = child_env({
             "HUIJIA_DATABASE_URL": database.url, "HUIJIA_BROKER_URL": redis.url,
             "HUIJIA_INSTANCE_DIR": str(work / "instance"), "HUIJIA_MEDIA_DIR": str(work / "media"),
-            "HUIJIA_SECRET_KEY": secrets.token_urlsafe(32), "HUIJIA_RATELIMIT_STORAGE_URL": redis.url.rsplit("/", 1)[0] + "/1",
+            "HUIJIA_SECRET_KEY": secrets.token_urlsafe(32), "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
+            "HUIJIA_RATELIMIT_STORAGE_URL": redis.url.rsplit("/", 1)[0] + "/1",
         })
         log("starting gunicorn, workers and beat")
         base, procs = start_stack(env, logs, args.web_workers, args.default_workers, args.worker_nice)

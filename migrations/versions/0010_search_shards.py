@@ -1,7 +1,7 @@
 """search_gap: searches a gallery shard did not answer (HUIJIA_SEARCH_SHARDS)
 
 Revision ID: 0010_search_shards
-Revises: 0005_street_leads
+Revises: 0007_subject_choice
 Create Date: 2026-12-02 10:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.models.types
 
 
 revision = '0010_search_shards'
-down_revision = '0005_street_leads'
+down_revision = '0007_subject_choice'
 branch_labels = None
 depends_on = None
 

@@ -6,18 +6,16 @@ from sqlalchemy import select
 
 from ..domain.errors import InvalidValue, NotFound
 from ..extensions import db
-from ..models import Face, Photo
-from ..services import audit, jobs, review
+from ..models import Face
+from ..services import audit, face_choice, jobs, review
 from ..services.cases import get_case
-from ..matching.faces import choose_face
 from ..services.intake import Upload
-from ..matching.candidates import queue_for_photo
 from ..media import media_path
 from ..services.reports import create_report, get_report, list_reports
 from . import api_bp
 from .auth import api_role, current_api_user
 from .inputs import int_arg, json_body
-from .schemas import candidate_json, report_json
+from .schemas import candidate_json, photo_json, report_json
 
 
 def _settings():
@@ -124,19 +122,17 @@ def candidate_undo(candidate_id: int):
 @api_bp.post("/photos/<int:photo_id>/faces/<int:face_id>/select")
 @api_role("staff")
 def photo_choose_face(photo_id: int, face_id: int):
-    user = current_api_user()
-    photo = db.session.get(Photo, photo_id)
-    if photo is None or (photo.case_id is not None and not _case_visible(user, photo.case_id)):
-        raise NotFound(f"photo {photo_id} not found")
-    if photo.lead_id is not None:
-        from ..services.leads import get_lead
+    choice = face_choice.choose(current_api_user(), photo_id, face_id, request.remote_addr)
+    return jsonify({"photo_id": choice.photo.id, "face_id": choice.face.id, "status": choice.photo.status,
+                    "choice": choice.face.choice})
 
-        get_lead(user, photo.lead_id)  # NotFound for another station's lead
-    face = choose_face(photo, face_id, _face_engine_version(face_id))
-    audit.record(user.id, "photo.face_choose", "photo", photo.id, {"face_id": face.id}, request.remote_addr)
-    db.session.commit()
-    queue_for_photo(photo)
-    return jsonify({"photo_id": photo.id, "face_id": face.id, "status": photo.status})
+
+@api_bp.get("/photos/waiting")
+@api_role("staff")
+def photos_waiting():
+    """Photos waiting for a face choice (several faces, none clearly the person's)."""
+    items, total = face_choice.waiting(current_api_user(), int_arg("page", 1), int_arg("per_page", 50))
+    return jsonify({"items": [photo_json(p) for p in items], "total": total})
 
 
 def _case_visible(user, case_id) -> bool:
@@ -147,19 +143,12 @@ def _case_visible(user, case_id) -> bool:
         return False
 
 
-def _face_engine_version(face_id: int) -> str:
-    face = db.session.get(Face, face_id)
-    if face is None:
-        raise NotFound(f"face {face_id} not found")
-    return face.engine
-
-
 @api_bp.get("/crops/<string:sha256>")
 @api_role("staff")
 def crop_content(sha256: str):
     """A face crop; audited like any view of a face."""
     user = current_api_user()
-    face = db.session.scalar(select(Face).where(Face.crop_sha256 == sha256, Face.embedding.is_not(None)).limit(1))
+    face = db.session.scalar(select(Face).where(Face.crop_sha256 == sha256, Face.template_id.is_not(None)).limit(1))
     if face is None:
         raise NotFound("crop not found")
     if face.owner_kind == "case" and not _case_visible(user, face.owner_id):

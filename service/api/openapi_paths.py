@@ -1,7 +1,8 @@
 """The paths of the OpenAPI description by area (openapi.py assembles them with the request schemas)."""
 from __future__ import annotations
 
-from ..domain import leads as rules
+from ..domain import leads as lead_rules
+from ..domain.channels import CHANNELS
 from ..domain.intake import CATEGORIES
 
 ERROR = {"$ref": "#/components/responses/Error"}
@@ -66,6 +67,11 @@ def gallery_paths(bearer) -> dict:
         "/api/v1/photos/{photo_id}/faces/{face_id}/select": {"post": {
             "security": bearer, "parameters": [int_param("photo_id"), int_param("face_id")],
             "responses": {**ok("the chosen face"), **errors(401, 403, 404, 409, 422)}}},
+        "/api/v1/photos/waiting": {"get": {
+            "security": bearer, "summary": "photos waiting for a face choice (several faces, none clearly the person's)",
+            "parameters": [{"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
+                           {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
+            "responses": {**ok("photos of this station waiting for a face choice"), **errors(401, 403, 422)}}},
         "/api/v1/crops/{sha256}": {"get": {"security": bearer, "parameters": [
             {"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],
             "responses": {"200": {"description": "face crop", "content": {"image/jpeg": {}}}, **errors(401, 403, 404)}}},
@@ -76,7 +82,7 @@ def search_paths(bearer) -> dict:
     """Channels, deadlines, family contacts, exits, supervisor queues (API.md §channels, §exit)."""
     case = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "integer"}}
     channel = {"name": "channel", "in": "path", "required": True,
-               "schema": {"type": "string", "enum": ["portal", "toutiao", "newspaper", "dna", "face", "interview"]}}
+               "schema": {"type": "string", "enum": list(CHANNELS)}}
     body = json_body
     text = {"type": "string", "maxLength": 500}
     statuses = ["not_started", "in_progress", "lead", "confirmed", "no_result", "not_applicable"]
@@ -198,7 +204,7 @@ def lead_paths(bearer) -> dict:
                               **answer("the lead already sent with this key"),
                               **errors(400, 401, 403, 409, 413, 415, 422, 429)}},
             "get": {"security": bearer, "parameters": [
-                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(rules.STATUSES)}},
+                {"name": "status", "in": "query", "schema": {"type": "string", "enum": list(lead_rules.STATUSES)}},
                 {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000000}},
                 {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}}],
                 "responses": {**answer("reporters: their own leads; staff: their station's"), **errors(401, 403, 422)}},
@@ -213,7 +219,7 @@ def lead_paths(bearer) -> dict:
             "responses": {**answer("team on site"), **errors(401, 403, 404, 409, 422)}}},
         "/api/v1/leads/{lead_id}/close": {"post": {
             "security": bearer, "parameters": lead,
-            "requestBody": json_body({"outcome": {"type": "string", "enum": [o for o in rules.OUTCOMES if o != "brought_in"]},
+            "requestBody": json_body({"outcome": {"type": "string", "enum": [o for o in lead_rules.OUTCOMES if o != "brought_in"]},
                                       "note": text(2000)}, ["outcome"]),
             "responses": {**answer("closed"), **errors(400, 401, 403, 404, 409, 422)}}},
         "/api/v1/leads/{lead_id}/arrival": {"post": {

@@ -29,6 +29,7 @@ def photo_json(photo: Photo) -> dict:
         "id": photo.id,
         "status": photo.status,
         "status_reason": photo.status_reason,
+        "taken_on": iso(photo.taken_on),
         "width": photo.width,
         "height": photo.height,
         "url": f"/api/v1/photos/{photo.sha256}",
@@ -96,7 +97,9 @@ def face_json(face) -> dict:
         "quality_ok": face.quality_ok,
         "quality_reason": face.quality_reason,
         "selected": face.selected,
-        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.embedding is not None else None,
+        "choice": face.choice,  # only | auto (chosen automatically) | staff | plausible | low_quality
+        "face_index": face.face_index,
+        "crop_url": f"/api/v1/crops/{face.crop_sha256}" if face.crop_sha256 and face.template_id is not None else None,
     }
 
 
@@ -144,6 +147,9 @@ def candidate_json(row, seen_from: str = "case") -> dict:
         "evidence": mask_ids_in(row.evidence or {}),
         "note": mask_ids_in(row.note),
         "decided_at": iso(row.decided_at),
+        # Which face of each photo matched (a photo searched with several faces labels each candidate).
+        "case_face_id": row.case_face_id,
+        "other_face_id": row.other_face_id,
     }
     if row.kind == "gallery":
         body["report_id"] = row.report_id

@@ -10,12 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import date, datetime, timezone
-from zoneinfo import ZoneInfo
 
+from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import InvalidValue
 from ..domain.identity import InvalidIdNumber, parse_id_number
-
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # a time typed without an offset is Beijing time
 
 
 def show(value) -> str:
@@ -196,7 +194,7 @@ class Timestamp(Converter):
             except ValueError:
                 raise ValueError(f"must be a time like 2026-11-23T08:30:00+08:00 (got {show(value)})") from None
         if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=LOCAL_TZ)
+            parsed = parsed.replace(tzinfo=CHINA_TZ)  # a time typed without an offset is Beijing time
         try:
             parsed = parsed.astimezone(timezone.utc)
         except OverflowError:  # year 1 or 9999 with an offset falls off the calendar

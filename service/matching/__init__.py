@@ -6,6 +6,9 @@
     faces.py        face rows of a photo, the engine in use, the face chosen for matching
     candidates.py   search the index, fuse with the evidence, upsert CandidateMatch rows
     evidence.py     bridge from case/report records to the domain's score fusion and thresholds
+    sealed.py       AES-GCM sealing of face templates (no Flask, no SQL)
+    templates.py    the encrypted `face_template` rows: write, open in memory, erase, re-key
+    enrolment.py    legal basis on record and the face search counted when a face is enrolled
 
-Depends only on domain/, models/, media and tasking: no Flask views, no Celery tasks.
+Depends only on domain/, models/, media, tasking and the audit trail: no Flask views, no Celery tasks.
 """

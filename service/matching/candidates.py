@@ -31,6 +31,9 @@ CLOSED_CASE_STATES = ("returned", "deceased")
 
 _caches: dict = {}
 _caches_lock = threading.Lock()
+# Gallery sizes for the open-set cuts change slowly: counted at most every SIZE_TTL_S seconds per process.
+SIZE_TTL_S = 300
+_sizes: dict = {}
 
 
 def queue_for_photo(photo: Photo) -> bool:
@@ -40,16 +43,19 @@ def queue_for_photo(photo: Photo) -> bool:
 
 def _load_rows(engine_version: str):
     from .index import Row
+    from .templates import SEALED_COLUMNS, vector_or_empty
 
     def load(since: int, limit: int):
         rows = db.session.execute(
-            select(Face.id, Face.owner_kind, Face.owner_id, Face.embedding)
-            .where(Face.engine == engine_version, Face.selected.is_(True), Face.embedding.is_not(None), Face.id > since,
+            select(Face.id, Face.owner_kind, Face.owner_id, *SEALED_COLUMNS)
+            .join(Face.template)
+            .where(Face.engine == engine_version, Face.selected.is_(True), Face.id > since,
                    Face.owner_kind.in_(INDEXED_KINDS))
             .order_by(Face.id)
             .limit(limit)
         ).all()
-        return [Row(r.id, r.owner_kind, r.owner_id, r.embedding) for r in rows]
+        # Decrypted here, in this process's memory only; a refused template comes back empty and the index skips it.
+        return [Row(r.id, r.owner_kind, r.owner_id, vector_or_empty(r, engine_version)) for r in rows]
 
     return load
 
@@ -71,6 +77,34 @@ def reset_indexes() -> None:
     """Forget every cached index (tests; after an engine change the next search rebuilds)."""
     with _caches_lock:
         _caches.clear()
+        _sizes.clear()
+
+
+def gallery_size(kind: str, sex: str | None) -> int:
+    """How many entries a probe of this sex can be proposed: open reports (`report`) or cases still searched
+    for (`case`) whose sex is the same or unknown. The open-set cuts are set for this many (evidence.open_set_cuts)."""
+    from sqlalchemy import func
+
+    key = (kind, sex if sex in ("male", "female") else None)
+    now = time.monotonic()
+    cached = _sizes.get(key)
+    if cached is not None and now - cached[1] < SIZE_TTL_S:
+        return cached[0]
+    if kind == "report":
+        query = select(func.count(GalleryReport.id)).where(GalleryReport.status == "open")
+        column = GalleryReport.gender
+    else:
+        query = select(func.count(Case.id)).where(Case.state.not_in(CLOSED_CASE_STATES))
+        column = Case.gender
+    if key[1] is not None:
+        query = query.where(column.in_((key[1], "unknown")) | column.is_(None))
+    size = int(db.session.scalar(query) or 0)
+    _sizes[key] = (size, now)
+    return size
+
+
+def _cuts(engine, kind: str, sex: str | None) -> dict:
+    return evidence.open_set_cuts(engine, gallery_size(kind, sex))
 
 
 def rebuild_indexes() -> int:
@@ -93,19 +127,20 @@ def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
             Face.owner_id == owner_id,
             Face.engine == engine_version,
             Face.selected.is_(True),
-            Face.embedding.is_not(None),
+            Face.template_id.is_not(None),
         )
     ).all()
 
 
 def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
-    from .faces import vector
+    from .faces import usable_vectors
 
-    found = cache.search_many([vector(probe) for probe in probes], TOP_K, kind=kind_filter, exclude_owner=exclude_owner)
-    hits = [(probe, hit) for probe, row in zip(probes, found) for hit in row]
+    usable = list(usable_vectors(probes))
+    found = cache.search_many([v for _, v in usable], TOP_K, kind=kind_filter, exclude_owner=exclude_owner) if usable else []
+    hits = [(probe, hit) for (probe, _), row in zip(usable, found) for hit in row]
     # The index is a cache: a face erased (retention) or deselected since it was loaded is skipped here.
     live = set(db.session.scalars(select(Face.id).where(Face.id.in_({h.face_id for _, h in hits}),
-                                                        Face.embedding.is_not(None), Face.selected.is_(True)))) if hits else set()
+                                                        Face.template_id.is_not(None), Face.selected.is_(True)))) if hits else set()
     gone = {h.face_id for _, h in hits} - live
     if gone:
         cache.drop(gone)
@@ -201,12 +236,13 @@ def match_case(case_id: int, settings, now=None) -> dict:
     outcomes: dict[str, int] = {}
     cache = None
     if probes:
+        from .faces import usable_vectors
         from .index import Row
 
         cache = scatter.gallery_for(engine, settings)
         # Reverse matching (a later report) searches the index for this case: its faces may be older than the
         # watermark (handed over from a street lead, chosen by staff), so they are put in if missing.
-        cache.add_missing([Row(p.id, "case", case_id, p.embedding) for p in probes])
+        cache.add_missing([Row(p.id, "case", case_id, v) for p, v in usable_vectors(probes)])
         best = _best_per_owner(cache, probes, None, ("case", case_id))
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]
@@ -214,14 +250,15 @@ def match_case(case_id: int, settings, now=None) -> dict:
             select(GalleryReport).where(GalleryReport.id.in_(report_ids), GalleryReport.status == "open"))} if report_ids else {}
         others = {c.id: c for c in db.session.scalars(select(Case).where(Case.id.in_(case_ids)))} if case_ids else {}
         case_attrs = evidence.of_case(case)
+        report_cuts, case_cuts = _cuts(engine, "report", case.gender), _cuts(engine, "case", case.gender)
         for (kind, owner_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
             if kind == "report" and owner_id in reports:
                 report = reports[owner_id]
-                fused = evidence.fuse_report(engine, hit.distance, case_attrs, evidence.of_report(report), now)
+                fused = evidence.fuse_report(engine, hit.distance, case_attrs, evidence.of_report(report), now, report_cuts)
                 result = _upsert("gallery", case, hit, fused, engine.version, report=report)
             elif kind == "case" and owner_id in others:
                 other = others[owner_id]
-                fused = evidence.fuse_arrival(engine, hit.distance, case_attrs, evidence.of_case(other), case, other)
+                fused = evidence.fuse_arrival(engine, hit.distance, case_attrs, evidence.of_case(other), case, other, case_cuts)
                 result = _upsert("previous_arrival", case, hit, fused, engine.version, other=other)
             else:
                 result = "owner_closed"
@@ -259,6 +296,7 @@ def match_report(report_id: int, settings, now=None) -> dict:
             select(Case).where(Case.id.in_(case_ids), Case.state.not_in(CLOSED_CASE_STATES),
                                Case.identity_status != "confirmed"))} if case_ids else {}
         report_attrs = evidence.of_report(report)
+        cuts = _cuts(engine, "case", report.gender)
         for (_kind, case_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
             case = cases.get(case_id)
             if case is None:
@@ -266,7 +304,7 @@ def match_report(report_id: int, settings, now=None) -> dict:
                 continue
             # The probe is the report's face here: swap so case_face_id is the case's face.
             swapped = Best(hit.distance, hit.other_face_id, hit.probe_face_id)
-            fused = evidence.fuse_report(engine, hit.distance, evidence.of_case(case), report_attrs, now)
+            fused = evidence.fuse_report(engine, hit.distance, evidence.of_case(case), report_attrs, now, cuts)
             result = _upsert("gallery", case, swapped, fused, engine.version, report=report)
             outcomes[result] = outcomes.get(result, 0) + 1
             mark_face_channel(case)
@@ -315,7 +353,8 @@ def match_lead(lead_id: int, settings, now=None) -> dict:
             select(GalleryReport).where(GalleryReport.id.in_(report_ids), GalleryReport.status == "open"))} if report_ids else {}
         cases = {c.id: c for c in db.session.scalars(
             select(Case).where(Case.id.in_(case_ids), Case.state != "deceased"))} if case_ids else {}
-        likely_cut, possible_cut = evidence.thresholds(engine)["adult"]
+        entries = gallery_size("report", None) + gallery_size("case", None)
+        likely_cut, possible_cut = evidence.open_set_cuts(engine, entries)["adult"]
         for (kind, owner_id), hit in sorted(best.items(), key=lambda kv: kv[1].distance):
             if hit.distance > possible_cut or (kind == "report" and owner_id not in reports) or (kind == "case" and owner_id not in cases):
                 continue

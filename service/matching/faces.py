@@ -11,6 +11,8 @@ from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..models import Face, Photo
 from ..media import store
+from . import enrolment, templates
+from .sealed import TemplateRefused
 
 
 @dataclass
@@ -22,6 +24,17 @@ class FaceResult:
     reason: str | None
     faces: list  # DetectedFace
     crops: list[str]  # crop sha256 per face (files already stored)
+    subject: int | None = None  # the face the photo is about (engine/subject.py)
+    plausible: tuple[int, ...] = ()  # ambiguous photo: every face searched until a person chooses
+    choice: str | None = None  # only | auto | plausible
+
+    def selection(self, index: int) -> tuple[bool, str | None]:
+        """(matched?, how it was chosen) of face `index`: the subject, or each plausible face while ambiguous."""
+        if index == self.subject:
+            return True, self.choice
+        if index in self.plausible:
+            return True, "plausible"
+        return False, None
 
 
 def engine_for(settings):
@@ -42,7 +55,8 @@ def analyse(rgb, settings) -> FaceResult:
         sha = hashlib.sha256(crop).hexdigest()
         store(settings.media_dir, sha, "jpg", crop)
         crops.append(sha)
-    return FaceResult(engine.version, analysis.status, analysis.status_reason, analysis.faces, crops)
+    return FaceResult(engine.version, analysis.status, analysis.status_reason, analysis.faces, crops,
+                      analysis.subject, tuple(analysis.plausible), analysis.choice)
 
 
 def owner_of(photo: Photo) -> tuple[str, int]:
@@ -56,24 +70,29 @@ def owner_of(photo: Photo) -> tuple[str, int]:
 def follow_photos(photos: list[Photo]) -> int:
     """Faces follow their photos to the owner they have now (a street lead's photos handed to the arrival).
 
-    The same rows, embeddings and crops: nothing is detected or encoded again. The caller holds the photos'
+    The same rows, templates and crops: nothing is detected or encoded again. The caller holds the photos'
     row locks, so a photo still being processed writes its faces for the new owner. Returns how many moved.
     """
     moved = 0
     for photo in photos:
         kind, owner_id = owner_of(photo)
-        moved += db.session.execute(
+        count = db.session.execute(
             update(Face).where(Face.photo_id == photo.id).values(owner_kind=kind, owner_id=owner_id)
         ).rowcount
+        if count:
+            enrolment.record_basis(kind, owner_id, photo.id)  # the new owner's legal basis on record too
+        moved += count
     return moved
 
 
 def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
     """Replace this engine's faces of the photo (the caller holds the photo's row lock)."""
+    templates.delete_of_faces(Face.photo_id == photo.id, Face.engine == result.engine_version)
     db.session.execute(delete(Face).where(Face.photo_id == photo.id, Face.engine == result.engine_version))
     kind, owner_id = owner_of(photo)
     rows = []
     for index, (face, crop) in enumerate(zip(result.faces, result.crops)):
+        selected, choice = result.selection(index)
         rows.append(
             Face(
                 photo_id=photo.id,
@@ -87,22 +106,36 @@ def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
                 quality={k: (float(v) if isinstance(v, (int, float, np.floating)) else v) for k, v in face.quality.items()},
                 quality_ok=bool(face.quality_ok),
                 quality_reason=face.quality_reason,
-                embedding=np.asarray(face.embedding, dtype=np.float32).tobytes(),
+                template=templates.new_template(result.engine_version, face.embedding),
                 crop_sha256=crop,
-                # Only an unambiguous, usable face is matched without a person choosing it.
-                selected=(index == 0 and result.status == "processed"),
+                # The subject is matched; an ambiguous photo is searched with each plausible face until staff choose.
+                selected=selected,
+                choice=choice,
             )
         )
     db.session.add_all(rows)
+    enrolment.record(photo, rows)
     return rows
 
 
 def vector(face: Face) -> np.ndarray:
-    return np.frombuffer(face.embedding, dtype=np.float32)
+    """The face's template, decrypted in memory; TemplateRefused (logged) when it cannot be trusted."""
+    return templates.vector_of(face)
+
+
+def usable_vectors(faces: list[Face]):
+    """(face, vector) of each face whose template opens; a refused one is logged and left out, never used."""
+    for face in faces:
+        try:
+            yield face, vector(face)
+        except TemplateRefused:
+            continue
 
 
 def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
-    """Staff pick the face of a photo with several faces (or accept a low-quality one)."""
+    """Staff pick the face of a photo with several faces (or accept a low-quality one); no commit.
+
+    Callers go through services/face_choice.choose (access, audit, commit, matching)."""
     if photo.status not in ("multiple_faces", "low_quality", "processed"):
         raise Conflict(f"photo {photo.id} is {photo.status}: there is no face to choose", "face_id")
     faces = db.session.scalars(
@@ -111,10 +144,11 @@ def choose_face(photo: Photo, face_id: int, engine_version: str) -> Face:
     chosen = next((f for f in faces if f.id == face_id), None)
     if chosen is None:
         raise NotFound(f"face {face_id} is not a face of photo {photo.id}")
-    if chosen.embedding is None:
+    if chosen.template_id is None:
         raise InvalidValue("this face has no embedding (biometric data erased)", "face_id")
     for face in faces:
         face.selected = face.id == face_id
+        face.choice = "staff" if face.id == face_id else None
     photo.status = "processed"
-    photo.status_reason = "face chosen by staff"
+    photo.status_reason = "staff_chosen"
     return chosen

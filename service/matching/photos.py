@@ -54,7 +54,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
         db.session.rollback()
         return Outcome(photo_id, "skipped")
     if photo.attempts >= MAX_ATTEMPTS:
-        _finish(photo, "invalid", f"processing failed {photo.attempts} times")
+        _finish(photo, "invalid", f"failed:{photo.attempts}")
         return Outcome(photo_id, "invalid")
     photo.attempts += 1
     db.session.commit()  # counts this attempt even if the worker dies below
@@ -63,7 +63,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
         original = media_path(settings.media_dir, photo.sha256, EXTENSIONS[photo.mime]).read_bytes()
     except FileNotFoundError:
         photo = db.session.get(Photo, photo_id)
-        _finish(photo, "invalid", "original file is missing from media storage")
+        _finish(photo, "invalid", "file_missing")
         return Outcome(photo_id, "invalid")
     try:
         # Decoded once: the same pixels are stored (normalised JPEG) and searched for faces.
@@ -72,7 +72,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
     except Exception as exc:  # a file that passed upload checks but does not decode fully
         log.warning("event=photo_decode_failed photo_id=%s error=%s", photo_id, type(exc).__name__)
         photo = db.session.get(Photo, photo_id)
-        _finish(photo, "invalid", f"image could not be decoded: {type(exc).__name__}")
+        _finish(photo, "invalid", "undecodable")
         return Outcome(photo_id, "invalid")
     meta = {
         "exif_orientation": decoded.exif_orientation,
@@ -92,7 +92,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
             result = faces.analyse(rgb, settings)
         except FaceImageError as exc:
             photo = db.session.get(Photo, photo_id)
-            _finish(photo, "invalid", exc.message if hasattr(exc, "message") else str(exc))
+            _finish(photo, "invalid", getattr(exc, "reason_code", None) or "undecodable")
             return Outcome(photo_id, "invalid")
         status, reason = result.status, result.reason
 
@@ -101,6 +101,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
         db.session.rollback()
         return Outcome(photo_id, "skipped")
     photo.normalized_sha256 = norm_sha
+    photo.taken_on = photo.taken_on or taken_on(original)
     photo.width, photo.height = meta["oriented_width"], meta["oriented_height"]
     photo.meta = {**(photo.meta or {}), **meta}
     if result is not None:
@@ -110,7 +111,25 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
     return Outcome(photo_id, status)
 
 
+def taken_on(original: bytes):
+    """The date the camera recorded (EXIF DateTimeOriginal), or None: review shows the age on the photo."""
+    import io
+    from datetime import datetime
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(original)) as img:
+            raw = img.getexif().get_ifd(0x8769).get(0x9003) or img.getexif().get(0x0132)
+        day = datetime.strptime(str(raw).strip()[:10], "%Y:%m:%d").date()
+    except Exception:  # no EXIF, a camera without a clock, a malformed value: the date is simply unknown
+        return None
+    return day if 1990 <= day.year <= utcnow().year else None
+
+
 def _finish(photo: Photo, status: str, reason: str | None) -> None:
+    """Reasons are codes (photo_reason in web/labels.py translates them): failed:N, file_missing,
+    undecodable, faces:N, auto_chosen:N, staff_chosen, or a quality code (too_small...)."""
     photo.status = status
     photo.status_reason = reason
     photo.processed_at = utcnow()

@@ -3,9 +3,10 @@ from .audit import AuditEntry
 from .case import Case, CaseEvent, ChannelEvent, Photo, SearchChannel
 from .gallery import GalleryReport, Job
 from .lead import Campaign, Lead, PatrolRun
-from .match import CandidateMatch, Face
+from .match import CandidateMatch, Face, FaceTemplate
 from .notice import Notice
 from .family_search import DeadlineAlert, FamilyContact
+from .privacy import BiometricBasis, PrivacyAlert, ProcessingRecord
 from .search_gap import SearchGap
 from .station import Station
 from .user import ApiToken, User
@@ -13,6 +14,7 @@ from .user import ApiToken, User
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "BiometricBasis",
     "CandidateMatch",
     "Campaign",
     "Case",
@@ -21,12 +23,15 @@ __all__ = [
     "DeadlineAlert",
     "FamilyContact",
     "Face",
+    "FaceTemplate",
     "GalleryReport",
     "Job",
     "Lead",
     "Notice",
     "PatrolRun",
     "Photo",
+    "PrivacyAlert",
+    "ProcessingRecord",
     "SearchChannel",
     "SearchGap",
     "Station",

@@ -105,6 +105,8 @@ class Photo(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
     status_reason: Mapped[str | None] = mapped_column(String(200))
     normalized_sha256: Mapped[str | None] = mapped_column(String(64))
+    # When the photo was taken, where known (EXIF DateTimeOriginal): review shows the person's age on it.
+    taken_on: Mapped[date | None] = mapped_column(Date)
     meta: Mapped[dict | None] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(default=0)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

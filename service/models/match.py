@@ -10,8 +10,24 @@ from ..extensions import db
 from .types import UTCDateTime
 
 
+class FaceTemplate(db.Model):
+    """A face's template, encrypted (matching.sealed), kept apart from who it belongs to (GB/T 35273).
+
+    Nothing here names a person, a case, a report or a photo: the id is a random pseudonym that only the
+    `face` row points to, and only the matching code follows that pointer back.
+    """
+
+    __tablename__ = "face_template"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    engine: Mapped[str] = mapped_column(String(40))
+    key_id: Mapped[str] = mapped_column(String(16), index=True)
+    nonce: Mapped[bytes] = mapped_column(LargeBinary)
+    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Face(db.Model):
-    """One face of one photo for one engine: box, quality, embedding, display crop."""
+    """One face of one photo for one engine: box, quality, template reference, display crop."""
 
     __tablename__ = "face"
     __table_args__ = (UniqueConstraint("photo_id", "engine", "face_index", name="uq_face_photo_engine_index"),)
@@ -28,13 +44,20 @@ class Face(db.Model):
     quality: Mapped[dict] = mapped_column(JSON)
     quality_ok: Mapped[bool] = mapped_column(Boolean)
     quality_reason: Mapped[str | None] = mapped_column(String(40))
-    embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The encrypted template (None once erased): a pseudonym, the only link to the `face_template` row.
+    template_id: Mapped[str | None] = mapped_column(ForeignKey("face_template.id", ondelete="SET NULL"), unique=True)
     crop_sha256: Mapped[str | None] = mapped_column(String(64))
-    # The face used for matching: the only face of a photo, or the one staff picked.
+    # Matched (and, for cases and reports, in the gallery index): the photo's subject, or while a photo
+    # with several equally plausible faces waits for staff, each of those faces.
     selected: Mapped[bool] = mapped_column(Boolean, default=False)
+    # How it was chosen: only (the one usable face) | auto (dominant among several: "chosen automatically")
+    # | staff (a person chose) | plausible (one of several, until someone chooses) | low_quality (the subject
+    # fails the quality check, searched anyway and flagged). None: not matched.
+    choice: Mapped[str | None] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.now())
 
     photo: Mapped["Photo"] = relationship()  # noqa: F821
+    template: Mapped[FaceTemplate | None] = relationship()
 
 
 Index("ix_face_engine_selected_id", Face.engine, Face.selected, Face.id)

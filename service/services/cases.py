@@ -13,7 +13,7 @@ from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
 from . import audit
 from ..formats.fields import parse_case_fields
-from ..formats.values import LOCAL_TZ
+from ..domain.deadlines import CHINA_TZ
 from .intake import apply_intake_rules, finish_person
 
 # States a clerk may move an open case between by correcting it; exits have their own flow.
@@ -50,7 +50,7 @@ class CaseFilter:
 
 
 def _day_start(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=LOCAL_TZ)
+    return datetime.combine(d, time.min, tzinfo=CHINA_TZ)
 
 
 def list_cases(actor: User, flt: CaseFilter, page: int = 1, per_page: int = 50) -> tuple[list[Case], int]:

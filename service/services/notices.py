@@ -30,7 +30,7 @@ from ..formats.notice_render import NoticePage, cn_date, contact_lines, dialect_
 from ..models import Case, CaseEvent, Notice, Photo, User
 from ..models.types import utcnow
 from . import audit
-from ..formats.values import LOCAL_TZ
+from ..domain.deadlines import CHINA_TZ
 from .intake import photo_file
 
 log = logging.getLogger(__name__)
@@ -150,11 +150,11 @@ def approve(actor: User, case: Case, ip: str | None = None) -> Notice:
 # ---------------------------------------------------------------- content
 
 def _today() -> date:
-    return utcnow().astimezone(LOCAL_TZ).date()
+    return utcnow().astimezone(CHINA_TZ).date()
 
 
 def _local_date(value) -> date | None:
-    return value.astimezone(LOCAL_TZ).date() if value else None
+    return value.astimezone(CHINA_TZ).date() if value else None
 
 
 def _age(case: Case, on: date) -> tuple[int | None, int | None, str | None]:

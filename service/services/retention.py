@@ -1,7 +1,7 @@
 """Biometric retention (PIPL): erase face templates and crops some days after a person went home.
 
-Photos stay with the record; what goes is what makes a face searchable: embeddings, face rows and
-their crop files. Stranded, transferred and settled people keep theirs (their search stays open).
+Photos stay with the record; what goes is what makes a face searchable: encrypted templates, face rows
+and their crop files. Stranded, transferred and settled people keep theirs (their search stays open).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from ..models import Case, Face, Photo
 from ..models.types import utcnow
 from . import audit
 from ..media import media_path
+from ..matching import templates
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def erase_due(settings) -> int:
     lead_ids = leads_due_for_erasure(settings.biometric_retention_days)
     for lead_id in lead_ids:
         erase_lead_biometrics(lead_id, settings)
+    templates.delete_orphans()
     return len(case_ids) + len(lead_ids)
 
 
@@ -70,8 +72,9 @@ def _erase(photo_ids, kind: str, owner_id: int, settings, actor_id: int | None) 
     faces = db.session.scalars(select(Face).where(Face.photo_id.in_(photo_ids))).all()
     crops = {f.crop_sha256 for f in faces if f.crop_sha256}
     face_ids = [f.id for f in faces]
+    erased = templates.delete_of_faces(Face.id.in_(face_ids))
     db.session.execute(delete(Face).where(Face.id.in_(face_ids)))
-    audit.record(actor_id, "biometric.erase", kind, owner_id, {"faces": len(face_ids), "crops": len(crops)})
+    audit.record(actor_id, "biometric.erase", kind, owner_id, {"faces": len(face_ids), "templates": erased, "crops": len(crops)})
     db.session.commit()
     removed = 0
     for sha in crops:

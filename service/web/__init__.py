@@ -22,9 +22,11 @@ def register_web(app: Flask) -> None:
     from .family_search import bp as family_search_bp
     from .supervisor import bp as supervisor_bp
     from .leads import bp as leads_bp
+    from .privacy import bp as privacy_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
-    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp, leads_bp):
+    for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp,
+               leads_bp, privacy_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -55,8 +57,11 @@ def register_web(app: Flask) -> None:
         from ..models.types import utcnow
         from ..services.cases import days_stranded
 
+        from .labels import photo_reason
+
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
-                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow,
+                "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow, "photo_reason": photo_reason,
+                "may_choose_face": _may_choose_face, "faces_waiting": _faces_waiting, "candidate_faces": candidate_faces,
                 "search_gaps": missing_shards}
 
     @app.get("/")
@@ -112,6 +117,31 @@ def faces_of(photo) -> list:
     from ..models import Face
 
     return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
+
+
+def candidate_faces(candidates, from_report: bool = False) -> dict:
+    """Candidate id → the face of the page's own photo it was found with (one query for the table)."""
+    from sqlalchemy import select
+
+    from ..models import Face
+
+    side = {c.id: (c.other_face_id if from_report else c.case_face_id) for c in candidates}
+    ids = {i for i in side.values() if i}
+    faces = {f.id: f for f in db.session.scalars(select(Face).where(Face.id.in_(ids)))} if ids else {}
+    return {cid: faces.get(fid) for cid, fid in side.items()}
+
+
+def _may_choose_face(photo) -> bool:
+    from ..services.face_choice import may_choose
+
+    return bool(current_user.is_authenticated and may_choose(current_user, photo))
+
+
+def _faces_waiting() -> int:
+    """How many photos of the user's station wait for a face choice (the menu's badge)."""
+    from ..services.face_choice import waiting_count
+
+    return waiting_count(current_user) if current_user.is_authenticated else 0
 
 
 def event_label(kind: str) -> str:

@@ -1,5 +1,7 @@
 """Domain words shown in pages, listed once so the catalog translates them (templates call _(value))."""
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 
 LABELS = [
     # roles
@@ -62,3 +64,43 @@ LABELS = [
     _l("source.driver"), _l("source.citizen"), _l("source.police"), _l("source.other"), _l("campaign.cold_wave"),
     _l("campaign.heat_wave"), _l("campaign.holiday"), _l("campaign.other"), _l("reporter"),
 ]
+
+
+# Photo status reasons are codes (service/matching/photos.py, engine/subject.py, engine/quality.py);
+# older rows may still hold the English sentences they replaced.
+QUALITY_REASONS = {
+    "too_small": _l("the face is too small"), "too_dark": _l("the face is too dark"),
+    "too_bright": _l("the face is too bright"), "profile": _l("the face is turned away (profile)"),
+    "blurry": _l("the face is blurred"),
+}
+PHOTO_REASONS = {
+    "staff_chosen": _l("face chosen by staff"), "face chosen by staff": _l("face chosen by staff"),
+    "file_missing": _l("the original file is missing from media storage"),
+    "original file is missing from media storage": _l("the original file is missing from media storage"),
+    "undecodable": _l("the image could not be read"), "no_face": _l("no face found"),
+    "empty": _l("the file is empty"), "not_an_image": _l("the file is not an image"),
+    "too_large": _l("the image is too large"), "corrupt": _l("the image is damaged or incomplete"),
+    "bad_box": _l("the face box is outside the photo"), "encode_failed": _l("the face could not be encoded"),
+    **QUALITY_REASONS,
+}
+
+
+def photo_reason(reason: str | None) -> str:
+    """A photo's status reason in the user's language."""
+    if not reason:
+        return ""
+    code, _sep, arg = reason.partition(":")
+    count = int(arg) if arg.strip().isdigit() else None
+    if code == "faces" and count is not None:
+        return ngettext("%(num)d faces, none clearly the person's: each is searched until staff choose",
+                        "%(num)d faces, none clearly the person's: each is searched until staff choose", count)
+    if code == "auto_chosen" and count is not None:
+        return ngettext("face chosen automatically among %(num)d", "face chosen automatically among %(num)d", count)
+    if code == "failed" and count is not None:
+        return ngettext("processing failed %(num)d time", "processing failed %(num)d times", count)
+    if reason.endswith(" faces") and reason.split(" ", 1)[0].isdigit():  # before revision 0007
+        return photo_reason("faces:" + reason.split(" ", 1)[0])
+    if reason.startswith("image could not be decoded"):
+        return str(PHOTO_REASONS["undecodable"])
+    label = PHOTO_REASONS.get(reason)
+    return str(label) if label is not None else _("other reason (%(code)s)", code=reason)

@@ -166,8 +166,8 @@ def _candidates(lead) -> list[dict]:
             case_visible = False
         else:
             case_visible = case is not None
-        out.append({**c, "lead_crop": mine.crop_sha256 if mine is not None and mine.embedding is not None else None,
-                    "other_crop": other.crop_sha256 if other is not None and other.embedding is not None else None,
+        out.append({**c, "lead_crop": mine.crop_sha256 if mine is not None and mine.template_id is not None else None,
+                    "other_crop": other.crop_sha256 if other is not None and other.template_id is not None else None,
                     "report": target, "case": case, "case_visible": case_visible})
     return out
 

@@ -51,7 +51,7 @@ def photo(sha256: str):
 @bp.get("/media/crops/<string:sha256>.jpg")
 @role_required("staff")
 def crop(sha256: str):
-    faces = db.session.scalars(select(Face).where(Face.crop_sha256 == sha256, Face.embedding.is_not(None))).all()
+    faces = db.session.scalars(select(Face).where(Face.crop_sha256 == sha256, Face.template_id.is_not(None))).all()
     face = next((f for f in faces if visible_photo(f.photo.sha256) is not None), None)
     if face is None:
         abort(404)

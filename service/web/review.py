@@ -10,7 +10,7 @@ from ..domain.errors import DomainError, NotFound
 from ..domain.identity import mask_ids_in
 from ..extensions import db
 from ..models import CandidateMatch, Face, Photo
-from ..services import review
+from ..services import face_choice, review
 from .access import audit_view, client_ip, role_required
 
 bp = Blueprint("review", __name__)
@@ -45,8 +45,16 @@ def show(candidate_id: int):
         .where(CandidateMatch.status == "pending", CandidateMatch.id != row.id)
         .order_by(CandidateMatch.band.desc(), CandidateMatch.score.desc(), CandidateMatch.id).limit(1)
     )
+    from ..matching import evidence
+
+    case_age = evidence.photo_age(case_face.photo if case_face else None, row.case, "case")
+    if row.kind == "gallery":
+        other_age = evidence.photo_age(other_face.photo if other_face else None, row.report, "report")
+    else:
+        other_age = evidence.photo_age(other_face.photo if other_face else None, row.other_case, "case")
+    ages = {"case": case_age, "other": other_age, "years": evidence.years_between(case_age, other_age)}
     return render_template("review/show.html", row=row, case_face=case_face, other_face=other_face,
-                           other_photos=other_photos, next_row=next_row, free=mask_ids_in)
+                           other_photos=other_photos, next_row=next_row, free=mask_ids_in, ages=ages)
 
 
 @bp.post("/review/<int:candidate_id>")
@@ -80,29 +88,42 @@ def undo(candidate_id: int):
     return redirect(url_for("review.show", candidate_id=candidate_id))
 
 
+def _owner_page(photo: Photo) -> str:
+    if photo.case_id is not None:
+        return url_for("cases.show_case", case_id=photo.case_id)
+    if photo.lead_id is not None:
+        return url_for("leads.dispatch_lead", lead_id=photo.lead_id)
+    return url_for("gallery.show_page", report_id=photo.report_id)
+
+
 @bp.post("/photos/<int:photo_id>/faces/<int:face_id>")
 @role_required("staff")
 def choose(photo_id: int, face_id: int):
-    from ..services import audit
-    from ..services.cases import get_case
-    from ..matching.faces import choose_face
-    from ..matching.candidates import queue_for_photo
-
-    photo = db.session.get(Photo, photo_id)
-    face = db.session.get(Face, face_id)
-    if photo is None or face is None or photo.case_id is None:
-        abort(404)
+    """The face chooser of case, report and lead pages and of the waiting queue (one use case with the API)."""
     try:
-        get_case(current_user, photo.case_id)
-        choose_face(photo, face_id, face.engine)
+        choice = face_choice.choose(current_user, photo_id, face_id, client_ip())
     except NotFound:
         abort(404)
     except DomainError as exc:
         db.session.rollback()
         flash(exc.message, "error")
-        return redirect(url_for("cases.show_case", case_id=photo.case_id))
-    audit.record(current_user.id, "photo.face_choose", "photo", photo.id, {"face_id": face_id}, client_ip())
-    db.session.commit()
-    queue_for_photo(photo)
+        photo = db.session.get(Photo, photo_id)
+        return redirect(_back(photo))
     flash(_("Face chosen; matching started."), "success")
-    return redirect(url_for("cases.show_case", case_id=photo.case_id))
+    return redirect(_back(choice.photo))
+
+
+def _back(photo: Photo) -> str:
+    """Back to the waiting queue when the choice was made there, else to the photo's page."""
+    if request.form.get("back") == "waiting":
+        return url_for("review.waiting")
+    return _owner_page(photo)
+
+
+@bp.get("/photos/waiting")
+@role_required("staff")
+def waiting():
+    """Photos waiting for a face choice: several faces, none clearly the person's."""
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    items, total = face_choice.waiting(current_user, page, 30)
+    return render_template("review/waiting.html", items=items, total=total, page=page, owner_page=_owner_page)

@@ -173,7 +173,7 @@ def test_the_arrival_takes_over_the_leads_photo_and_face_rows_without_processing
     candidates.match_report(report.id, settings)
     [before] = db.session.scalars(select(Photo).where(Photo.lead_id == lead.id)).all()
     kept = (before.id, before.sha256, before.normalized_sha256, before.status, before.attempts, before.processed_at)
-    face_rows = {f.id: (f.crop_sha256, f.embedding) for f in Face.query.filter_by(photo_id=before.id)}
+    face_rows = {f.id: (f.crop_sha256, f.template_id) for f in Face.query.filter_by(photo_id=before.id)}
     assert face_rows and {(f.owner_kind, f.owner_id) for f in Face.query.filter_by(photo_id=before.id)} == {("lead", lead.id)}
     photo_count = Photo.query.count()
     sent = []
@@ -186,7 +186,7 @@ def test_the_arrival_takes_over_the_leads_photo_and_face_rows_without_processing
     assert (after.id, after.sha256, after.normalized_sha256, after.status, after.attempts, after.processed_at) == kept
     assert after.lead_id == lead.id and Photo.query.count() == photo_count  # the same row, nothing uploaded again
     faces = Face.query.filter_by(photo_id=after.id).all()
-    assert {f.id: (f.crop_sha256, f.embedding) for f in faces} == face_rows
+    assert {f.id: (f.crop_sha256, f.template_id) for f in faces} == face_rows
     assert {(f.owner_kind, f.owner_id) for f in faces} == {("case", case.id)}
     assert all(media_path(settings.media_dir, sha, "jpg").exists() for sha in [after.normalized_sha256, *(
         crop for crop, _ in face_rows.values())])

@@ -114,33 +114,6 @@ def test_repeat_arrival_is_proposed(db, users, settings, faces_dir):
     assert [(r.kind, r.case_id, r.other_case_id) for r in rows] == [("previous_arrival", second.id, first.id)]
 
 
-def test_photo_with_two_faces_waits_for_staff_to_choose(db, users, settings, faces_dir):
-    from service.matching.faces import choose_face
-
-    a = Image.open(faces_dir / "Barack_Obama" / "3.jpg").convert("RGB").resize((300, 300))
-    b = Image.open(faces_dir / "Yao_Ming" / "1.jpg").convert("RGB").resize((300, 300))
-    both = Image.new("RGB", (600, 300))
-    both.paste(a, (0, 0))
-    both.paste(b, (300, 0))
-    buf = io.BytesIO()
-    both.save(buf, "JPEG")
-    report = new_report(users, settings, faces_dir, "Barack_Obama")
-    case = register_arrival(users["staff"], {}, [Upload("two.jpg", buf.getvalue())], settings).case
-    process_all(settings)
-    pic = case.photos[0]
-    db.session.refresh(pic)
-    assert pic.status == "multiple_faces"
-    faces = Face.query.filter_by(photo_id=pic.id).order_by(Face.face_index).all()
-    assert len(faces) >= 2 and not any(f.selected for f in faces)
-    candidates.match_case(case.id, settings)
-    assert candidates_of(case.id) == []  # nothing is matched until a person picks the face
-    left = min(faces, key=lambda f: f.box[0])  # Obama is on the left
-    choose_face(pic, left.id, left.engine)
-    db.session.commit()
-    candidates.match_case(case.id, settings)
-    assert [r.report_id for r in candidates_of(case.id)] == [report.id]
-
-
 def test_no_face_photo(db, users, settings):
     buf = io.BytesIO()
     Image.new("RGB", (400, 300), (90, 120, 150)).save(buf, "JPEG")

@@ -62,10 +62,11 @@ def test_missing_secret_stops_boot(tmp_path):
 def test_cli_in_another_shell_uses_the_key_make_run_keeps(tmp_path, test_env):
     """`make run` writes instance/secret_key; the README's CLI lines, typed in a new shell, act on that instance."""
     env = child_env(test_env)
-    for key in ("HUIJIA_DATABASE_URL", "HUIJIA_BROKER_URL", "HUIJIA_MEDIA_DIR", "HUIJIA_SECRET_KEY"):
+    for key in ("HUIJIA_DATABASE_URL", "HUIJIA_BROKER_URL", "HUIJIA_MEDIA_DIR", "HUIJIA_SECRET_KEY", "HUIJIA_TEMPLATE_KEY"):
         env.pop(key, None)
     env["HUIJIA_INSTANCE_DIR"] = str(tmp_path)
     (tmp_path / "secret_key").write_text("k" * 64 + "\n")
+    (tmp_path / "template_key").write_text("t" * 43 + "\n")
     assert _run(["db", "upgrade"], env).returncode == 0
     assert _run(["bootstrap"], env).returncode == 0
     made = _run(["user", "create", "rep1", "--role", "reporter", "--password", "a-long-password", "--station", "DEMO"], env)

@@ -13,6 +13,7 @@ import numpy as np
 
 from service.extensions import db
 from service.matching.index.synthetic import _photos, synthetic_gallery
+from service.matching.templates import new_template
 from service.models import Face, GalleryReport, Photo, Station
 from tests.support.casefactory import make_case
 
@@ -53,8 +54,10 @@ def _face(vector: np.ndarray, *, report_id: int | None = None, case_id: int | No
                   mime="image/jpeg", size_bytes=0, width=0, height=0, status="processed", attempts=1)
     db.session.add(photo)
     db.session.flush()
+    template = new_template(ENGINE, np.asarray(vector, np.float32))
+    db.session.add(template)
     face = Face(photo_id=photo.id, engine=ENGINE, face_index=0, owner_kind="report" if report_id else "case",
                 owner_id=report_id or case_id, box=[0, 0, 0, 0], det_score=1.0, quality={}, quality_ok=True,
-                embedding=np.asarray(vector, np.float32).tobytes(), selected=True)
+                template_id=template.id, selected=True)
     db.session.add(face)
     return face

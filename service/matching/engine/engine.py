@@ -12,15 +12,14 @@ import cv2
 import numpy as np
 
 from . import quality
+from .subject import PLAUSIBLE_FRACTION, Judgement  # noqa: F401  (PLAUSIBLE_FRACTION: re-exported)
+from .subject import judge as judge_subject
 from .errors import FaceImageError
 from .image import DEFAULT_MAX_MEGAPIXELS, DETECT_MAX_SIDE, decode_image, downscale
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("processed", "no_face", "multiple_faces", "low_quality")
-# A face whose box side is below this fraction of the largest one is a bystander in the
-# background: still reported, but it does not make the photo `multiple_faces`.
-PLAUSIBLE_FRACTION = 0.35
 # Crowd photos: embedding every face costs up to ~100 ms each (dlib); staff pick from the largest.
 MAX_FACES = 20
 # Tight crops (an ID photo, a 112 px aligned face) give detectors no context around the face:
@@ -68,11 +67,18 @@ class PhotoAnalysis:
     faces: list[DetectedFace] = field(default_factory=list)
     status: str = "no_face"
     status_reason: str | None = None
+    # Index of the face the photo is about (engine/subject.py); None when ambiguous or unusable.
+    subject: int | None = None
+    # Ambiguous photos: every plausible face, searched until a person chooses one.
+    plausible: tuple[int, ...] = ()
+    choice: str | None = None  # only | auto | low_quality (how the subject was found; engine/subject.py)
 
     @property
     def primary(self) -> DetectedFace | None:
-        """The one face the photo is about, when there is exactly one plausible face."""
-        return self.faces[0] if self.status in ("processed", "low_quality") else None
+        """The face the photo is about (or, when unusable, the largest face staff may accept)."""
+        if self.status in ("processed", "low_quality") and self.faces:
+            return self.faces[self.subject if self.subject is not None else 0]
+        return None
 
     def to_dict(self) -> dict:
         return {
@@ -80,6 +86,9 @@ class PhotoAnalysis:
             "height": self.height,
             "status": self.status,
             "status_reason": self.status_reason,
+            "subject": self.subject,
+            "plausible": list(self.plausible),
+            "choice": self.choice,
             "faces": [f.to_dict() for f in self.faces],
         }
 
@@ -144,7 +153,9 @@ class FaceEngine(ABC):
         rgb = _as_rgb(rgb)
         height, width = rgb.shape[:2]
         faces = [self._describe(rgb, raw) for raw in self.detect(rgb)]
-        analysis = PhotoAnalysis(width, height, faces, *judge(faces))
+        verdict = judge(faces, width, height)
+        analysis = PhotoAnalysis(width, height, faces, verdict.status, verdict.reason, verdict.subject,
+                                 verdict.plausible, verdict.choice)
         log.debug(
             "event=photo_analyzed engine=%s faces=%d status=%s ms=%d",
             self.name, len(faces), analysis.status, (time.perf_counter() - started) * 1000,
@@ -223,18 +234,9 @@ class FaceEngine(ABC):
         return f"<{type(self).__name__} {self.version}>"
 
 
-def judge(faces: list[DetectedFace]) -> tuple[str, str | None]:
-    """Photo status and reason from its faces (largest first)."""
-    if not faces:
-        return "no_face", None
-    largest = max(faces[0].box[2], faces[0].box[3])
-    plausible = [f for f in faces if max(f.box[2], f.box[3]) >= PLAUSIBLE_FRACTION * largest]
-    if len(plausible) > 1:
-        # Never pick one ourselves: the wrong face would be searched for a whole family.
-        return "multiple_faces", f"{len(plausible)} faces"
-    if not faces[0].quality_ok:
-        return "low_quality", faces[0].quality_reason
-    return "processed", None
+def judge(faces: list[DetectedFace], width: int, height: int) -> Judgement:
+    """Photo status, reason code and subject from its faces (largest first): see engine/subject.py."""
+    return judge_subject(faces, width, height)
 
 
 def _iou(a, b) -> float:
