@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# make run: the embedded default (SQLite file + filesystem broker), web + worker + beat. Ctrl-C stops all.
+# make run: the embedded default (SQLite file + filesystem broker): web, worker, search worker and beat,
+# each its own process under scripts/supervise.py, which restarts one that dies (and says so) and stops
+# everything, loudly, when one keeps dying. Ctrl-C stops all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HUIJIA_INSTANCE_DIR="${HUIJIA_INSTANCE_DIR:-$PWD/instance}"
@@ -22,27 +24,20 @@ export PATH="$PWD/.venv/bin:$PATH"
 flask --app service db upgrade
 flask --app service bootstrap
 
-pids=()
-cleanup() { trap - INT TERM EXIT; kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }
-trap cleanup INT TERM EXIT
-
-celery -A workers.celery_app worker --beat --loglevel=INFO --concurrency="${HUIJIA_WORKER_CONCURRENCY:-2}" \
-  -Q default -n "default@%h" --schedule "$HUIJIA_INSTANCE_DIR/celerybeat-schedule" &
-pids+=($!)
-# The search worker holds the gallery index in memory: one process, so it is not copied per child.
-celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search -n "search@%h" &
-pids+=($!)
 # --- search shards: with HUIJIA_SEARCH_SHARDS=N > 1 the `search` worker coordinates and one worker per
 # shard k (queue search.<k>) holds the faces with face_id % N == k (service/matching/scatter.py).
-shards="${HUIJIA_SEARCH_SHARDS:-1}"
-if [ "$shards" -gt 1 ]; then
-  for ((k = 0; k < shards; k++)); do
-    HUIJIA_SEARCH_SHARD=$k celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q "search.$k" -n "shard$k@%h" &
-    pids+=($!)
-  done
-fi
+shard_procs=()
+for ((k = 0; k < ${HUIJIA_SEARCH_SHARDS:-1} && ${HUIJIA_SEARCH_SHARDS:-1} > 1; k++)); do
+  shard_procs+=("shard$k=env HUIJIA_SEARCH_SHARD=$k celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search.$k -n shard$k@%h")
+done
 # --- end search shards
-gunicorn --bind "127.0.0.1:${HUIJIA_PORT}" --workers "${HUIJIA_WEB_WORKERS:-2}" --access-logfile - "service:create_app()" &
-pids+=($!)
-echo "Huijia is serving on http://127.0.0.1:${HUIJIA_PORT}/  (Ctrl-C stops web, worker and beat)"
-wait -n "${pids[@]}"
+
+echo "Huijia is serving on http://127.0.0.1:${HUIJIA_PORT}/  (Ctrl-C stops web, workers and beat)"
+# The search worker holds the gallery index in memory: one process, so it is not copied per child.
+# Beat is its own process (not `worker --beat`): a worker killed does not take the schedule with it.
+exec python scripts/supervise.py --watch "http://127.0.0.1:${HUIJIA_PORT}/readyz" \
+  "web=gunicorn --bind 127.0.0.1:${HUIJIA_PORT} --workers ${HUIJIA_WEB_WORKERS:-2} --access-logfile - service:create_app()" \
+  "worker=celery -A workers.celery_app worker --loglevel=INFO --concurrency=${HUIJIA_WORKER_CONCURRENCY:-2} -Q default -n default@%h" \
+  "search=celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search -n search@%h" \
+  "beat=celery -A workers.celery_app beat --loglevel=INFO --schedule $(printf %q "$HUIJIA_INSTANCE_DIR/celerybeat-schedule")" \
+  ${shard_procs[@]+"${shard_procs[@]}"}

@@ -46,9 +46,10 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
 
     csrf.exempt(api_bp)
     app.register_blueprint(api_bp)
-    from .api.routes import healthz
+    from .api.routes import healthz, readyz
 
     app.add_url_rule("/healthz", view_func=healthz)
+    app.add_url_rule("/readyz", view_func=readyz)
     register_web(app)
 
     from .cli import register_cli

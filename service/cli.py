@@ -69,14 +69,37 @@ def bootstrap():
 
 @click.command("sweep")
 def sweep():
-    """Re-queue photos left pending (what the beat job does every minute)."""
+    """Re-send pending work now (what beat runs every HUIJIA_SWEEP_INTERVAL_SECONDS)."""
     from flask import current_app
 
-    from .matching.photos import queue_photos
-    from .matching.photos import stale_pending_photos
+    from .services import sweeper
 
-    ids = stale_pending_photos(current_app.config["HUIJIA"].pending_photo_sweep_seconds)
-    click.echo(f"requeued={len(ids)} sent={queue_photos(ids) if ids else True}")
+    click.echo(f"requeued={sweeper.sweep(current_app.config['HUIJIA'])}")
+
+
+@click.command("liveness")
+@click.option("--require", "required", multiple=True, type=click.Choice(["db", "broker", "beat", "sweep", "all"]),
+              help="exit 1 unless this signal is fine (repeatable); default: all")
+def liveness_command(required):
+    """Print the liveness signals (as /healthz); exit 1 when a required one is not fine (container health checks)."""
+    import json
+
+    from flask import current_app
+
+    from .services import liveness
+
+    body, _db_ok = liveness.report(current_app.config["HUIJIA"])
+    click.echo(json.dumps(body, ensure_ascii=False, indent=2))
+    checks = {
+        "db": body["db"] == "ok",
+        "broker": body.get("broker") == "ok",
+        "beat": body.get("beat", {}).get("state") == "ok",
+        "sweep": body.get("sweep", {}).get("state") == "ok",
+        "all": body["status"] == "ok",
+    }
+    failed = [name for name in (required or ("all",)) if not checks[name]]
+    if failed:
+        raise SystemExit(f"not fine: {', '.join(failed)}")
 
 
 @click.command("reindex")
@@ -166,6 +189,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(station_cli)
     app.cli.add_command(bootstrap)
     app.cli.add_command(sweep)
+    app.cli.add_command(liveness_command)
     from .demo import demo_cli
     app.cli.add_command(demo_cli)
     app.cli.add_command(reindex)

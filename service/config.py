@@ -101,6 +101,8 @@ class Settings:
     max_megapixels: int
     pending_photo_sweep_seconds: int
     sweep_interval_seconds: int
+    broker_retry_seconds: int
+    backlog_alert_seconds: int
     biometric_retention_days: int
     smtp_host: str | None
     smtp_port: int
@@ -158,7 +160,11 @@ class Settings:
             max_photo_bytes=_int("HUIJIA_MAX_PHOTO_BYTES", 20 * 1024 * 1024),
             max_megapixels=_int("HUIJIA_MAX_MEGAPIXELS", 40),
             pending_photo_sweep_seconds=_int("HUIJIA_PENDING_PHOTO_SWEEP_SECONDS", 300),
-            sweep_interval_seconds=_int("HUIJIA_SWEEP_INTERVAL_SECONDS", 60),
+            # Also the liveness clock: the beat is stale after two intervals without a tick.
+            sweep_interval_seconds=_int("HUIJIA_SWEEP_INTERVAL_SECONDS", 15),
+            # After a failed send, enqueue skips the broker this long (the sweeper sends what waited).
+            broker_retry_seconds=_int("HUIJIA_BROKER_RETRY_SECONDS", 5),
+            backlog_alert_seconds=_int("HUIJIA_BACKLOG_ALERT_SECONDS", 180),
             biometric_retention_days=_int("HUIJIA_BIOMETRIC_RETENTION_DAYS", 30),
             smtp_host=_env("HUIJIA_SMTP_HOST"),
             smtp_port=_int("HUIJIA_SMTP_PORT", 25),

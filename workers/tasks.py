@@ -145,6 +145,30 @@ def sweep_deadlines() -> dict:
     return alerts.sweep(notifier=alerts.notifier_for(_settings()))
 
 
+@_task(tasking.CLUES_CASE)
+def clues_propose_case(case_id: int) -> dict:
+    """Description candidates of a case from its facts and interview clues."""
+    from service.services import clues
+
+    return clues.propose_for_case(int(case_id))
+
+
+@_task(tasking.CLUES_REPORT)
+def clues_propose_report(report_id: int) -> dict:
+    """Description candidates of a new or changed report among the cases still searched for."""
+    from service.services import clues
+
+    return clues.propose_for_report(int(report_id))
+
+
+@_task(tasking.SWEEP_CLUES, max_retries=3)
+def sweep_clues() -> int:
+    """Beat job: records whose clues changed since they were read (lost messages, bulk imports)."""
+    from service.services import clues
+
+    return clues.sweep()
+
+
 @_task(tasking.PRIVACY_WATCH, max_retries=3)
 def privacy_watch() -> dict:
     """Beat job: enrolment past the filing threshold, unusual face-search volume per account → admins."""

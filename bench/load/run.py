@@ -53,18 +53,19 @@ def log(msg: str) -> None:
 # --- database ---
 
 class Database:
-    """`huijia_load` on an existing server, or a private cluster when none answers."""
+    """`huijia_load` (or `name`) on an existing server, or a private cluster when none answers."""
 
-    def __init__(self):
+    def __init__(self, name: str = DB_NAME):
+        self.name = name
         self.cluster = None
         try:
             admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-                conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
             admin.dispose()
-            self.url = sa.engine.make_url(ADMIN_URL).set(database=DB_NAME).render_as_string(hide_password=False)
-            self.where = "shared server, database huijia_load"
+            self.url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+            self.where = f"shared server, database {name}"
         except sa.exc.OperationalError:
             from tests.faults.servers import ThrowawayPostgres
 
@@ -79,7 +80,7 @@ class Database:
             return
         admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
         admin.dispose()
 
 

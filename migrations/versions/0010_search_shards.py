@@ -1,7 +1,7 @@
 """search_gap: searches a gallery shard did not answer (HUIJIA_SEARCH_SHARDS)
 
 Revision ID: 0010_search_shards
-Revises: 0007_subject_choice
+Revises: 0006_heartbeat
 Create Date: 2026-12-02 10:00:00
 """
 from alembic import op
@@ -10,7 +10,7 @@ import service.models.types
 
 
 revision = '0010_search_shards'
-down_revision = '0007_subject_choice'
+down_revision = '0006_heartbeat'
 branch_labels = None
 depends_on = None
 

@@ -9,3 +9,4 @@ from . import family_search  # noqa: E402,F401
 from . import notices  # noqa: E402,F401
 from . import supervisor  # noqa: E402,F401
 from . import leads  # noqa: E402,F401
+from . import clues  # noqa: E402,F401

@@ -10,7 +10,7 @@ from ..domain.intake import CATEGORIES
 from ..domain.lifecycle import OPEN_STATES as START_STATES
 from ..formats.fields import CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS
 from ..formats.values import properties
-from .openapi_paths import (PHOTOS, errors, gallery_paths, json_body, lead_paths, ref, search_paths,
+from .openapi_paths import (PHOTOS, clue_paths, errors, gallery_paths, json_body, lead_paths, ref, search_paths,
                             supervisor_paths)
 
 
@@ -63,8 +63,12 @@ def spec() -> dict:
         "servers": [{"url": "/"}],
         "components": components(),
         "paths": {
-            "/healthz": {"get": {"security": [], "responses": {"200": {"description": "db and broker state"},
-                                                               "503": {"description": "database down"}}}},
+            "/healthz": {"get": {"security": [], "responses": {
+                "200": {"description": "database up; broker, beat, sweeper, queue depths and pending photos beside it"},
+                "503": {"description": "database down"}}}},
+            "/readyz": {"get": {"security": [], "responses": {
+                "200": {"description": "everything working: the same body as /healthz, no problem listed"},
+                "503": {"description": "a problem listed: database, broker, beat, sweeper or stuck photos"}}}},
             "/api/v1/auth/token": {"post": {
                 "security": [],
                 "requestBody": json_body({"username": {"type": "string"}, "password": {"type": "string"}},
@@ -77,6 +81,7 @@ def spec() -> dict:
             **search_paths(bearer),
             **supervisor_paths(bearer),
             **lead_paths(bearer),
+            **clue_paths(bearer),
             "/api/v1/photos/{sha256}": {"get": {
                 "security": bearer,
                 "parameters": [{"name": "sha256", "in": "path", "required": True, "schema": {"type": "string"}}],

@@ -242,3 +242,38 @@ def lead_paths(bearer) -> dict:
             "security": bearer, "parameters": [path_id("campaign_id")],
             "responses": {**answer("leads, patrols and arrivals during the campaign"), **errors(401, 403, 404)}}},
     }
+
+
+def clue_paths(bearer) -> dict:
+    """Family verification before a handover, follow-ups after a return (service.api.clues)."""
+    from ..domain.followups import OUTCOMES
+    from ..domain.handover import EVIDENCE_KINDS
+
+    int_param = lambda name: {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}  # noqa: E731
+    ok = lambda text: {"200": {"description": text}}  # noqa: E731
+    text = {"type": "string"}
+    return {
+        "/api/v1/cases/{case_id}/verifications": {
+            "get": {"security": bearer, "parameters": [int_param("case_id")],
+                    "responses": {**ok("verifications, and whether the family is verified for a handover"),
+                                  **errors(401, 403, 404)}},
+            "post": {"security": bearer, "parameters": [int_param("case_id")],
+                     "requestBody": json_body({
+                         "evidence": {"type": "array", "items": {"type": "string", "enum": list(EVIDENCE_KINDS)}},
+                         "details": {"type": "object", "additionalProperties": text}, "family_name": text,
+                         "relation": text, "note": text}, ["evidence"]),
+                     "responses": {"201": {"description": "the verification; the checker is the caller"},
+                                   **errors(400, 401, 403, 404, 409, 422)}},
+        },
+        "/api/v1/cases/{case_id}/verifications/{verification_id}/approve": {"post": {
+            "security": bearer, "parameters": [int_param("case_id"), int_param("verification_id")],
+            "responses": {**ok("approved (a minor's handover; a supervisor other than the checker)"),
+                          **errors(401, 403, 404, 409)}}},
+        "/api/v1/queues/followups": {"get": {
+            "security": bearer, "parameters": [{"name": "all", "in": "query", "schema": {"type": "boolean"}}],
+            "responses": {**ok("follow-ups due (1 week, 1 month, 3 months after a return)"), **errors(401, 403)}}},
+        "/api/v1/followups/{follow_up_id}": {"post": {
+            "security": bearer, "parameters": [int_param("follow_up_id")],
+            "requestBody": json_body({"outcome": {"type": "string", "enum": list(OUTCOMES)}, "note": text}, ["outcome"]),
+            "responses": {**ok("recorded"), **errors(400, 401, 403, 404, 409, 422)}}},
+    }

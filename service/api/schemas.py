@@ -138,7 +138,10 @@ def candidate_json(row, seen_from: str = "case") -> dict:
         "id": row.id,
         "kind": row.kind,
         "case_id": row.case_id,
-        "face_distance": round(row.face_distance, 4),
+        "face_distance": None if row.face_distance is None else round(row.face_distance, 4),
+        # Interview clues against the report (kind `description`, or a face pair both channels saw).
+        "description_score": None if row.description_score is None else round(row.description_score, 4),
+        "description_evidence": mask_ids_in(row.description_evidence) if row.description_evidence else None,
         "score": round(row.score, 4),
         "band": row.band,
         "status": row.status,
@@ -151,7 +154,7 @@ def candidate_json(row, seen_from: str = "case") -> dict:
         "case_face_id": row.case_face_id,
         "other_face_id": row.other_face_id,
     }
-    if row.kind == "gallery":
+    if row.kind in ("gallery", "description"):
         body["report_id"] = row.report_id
     else:
         body["other_case_id"] = row.other_case_id

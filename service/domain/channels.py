@@ -106,6 +106,9 @@ STEP_KINDS: dict[str, dict[str, tuple[StepField, ...]]] = {
         "requested": (_f("police_office"),),
         "collected": (_f("sample_id", required=True),),
         "result": (_f("sample_id"), _f("result", "choice", True, ("match", "no_match"))),
+        # The police's fingerprint check, a step of identity checking (民政部·公安部 2015), recorded like DNA.
+        "fingerprint_requested": (_f("police_office"),),
+        "fingerprint_result": (_f("police_record"), _f("result", "choice", True, ("match", "no_match"))),
     },
     "face": {
         "run": (_f("engine"), _f("candidates", "int")),

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from .errors import Conflict, Forbidden, InvalidValue
+from .handover import Verification, check_handover
 from .identity import InvalidIdNumber, parse_id_number
 from .roles import role_at_least
 
@@ -98,6 +99,7 @@ class ExitFacts:
     identity_status: str = "unknown"
     can_travel_alone: bool | None = None  # staff's judgement; None = not assessed
     settlement_eligible: bool = False
+    verification: Verification | None = None  # the family's verification (domain.handover)
 
 
 def transition(state: str, to: str) -> str:
@@ -117,6 +119,15 @@ def may_be_under_16(facts: ExitFacts) -> bool:
         return facts.age_min < SELF_EXIT_AGE
     if facts.age_max is not None:
         return facts.age_max < SELF_EXIT_AGE
+    return "minor" in facts.categories
+
+
+def may_be_minor(facts: ExitFacts) -> bool:
+    """Protective reading, as for under-16s: the youngest plausible age counts."""
+    if facts.age_min is not None:
+        return facts.age_min < 18
+    if facts.age_max is not None:
+        return facts.age_max < 18
     return "minor" in facts.categories
 
 
@@ -172,6 +183,8 @@ def check_exit(facts: ExitFacts, exit_type: str, details: dict) -> None:
             parse_id_number(str(details["collector_id_number"]))
         except InvalidIdNumber as exc:
             raise InvalidExitDetails(f"collector ID number: {exc}", "collector_id_number") from exc
+    # Last, once the handover record is complete: who verified that this family is the family.
+    check_handover(exit_type, facts.verification, may_be_minor(facts))
 
 
 def apply_exit(facts: ExitFacts, exit_type: str, details: dict) -> str:

@@ -177,16 +177,20 @@ def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, repor
                 pair_key=key, kind=kind, case_id=newer.id, report_id=report.id if report else None,
                 other_case_id=older.id if other is not None else None, engine=engine_version,
                 face_distance=best.distance, case_face_id=probe, other_face_id=target,
-                score=fused.score, band=fused.band, evidence=evidence, status="pending",
+                score=fused.score, band=fused.band, evidence=evidence, status="pending", face_score=fused.score,
             )
         )
         return "new"
     if row.status != "pending":
         return "decided"
-    if fused.band is not None and (best.distance < row.face_distance or row.engine != engine_version):
+    if fused.band is not None and (row.face_distance is None or best.distance < row.face_distance
+                                   or row.engine != engine_version):
         row.face_distance, row.score, row.band, row.evidence, row.engine = (
             best.distance, fused.score, fused.band, evidence, engine_version
         )
+        from ..services.clues import merge_face  # the interview clues may have proposed this pair first
+
+        merge_face(row, kind, fused, best.probe_face_id, best.other_face_id)
         return "improved"
     return "unchanged"
 
@@ -194,7 +198,7 @@ def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, repor
 def mark_face_channel(case: Case) -> None:
     """The face channel shows `lead` while a candidate waits for people, `in_progress` when none does."""
     pending = db.session.scalar(
-        select(CandidateMatch.id).where(CandidateMatch.status == "pending",
+        select(CandidateMatch.id).where(CandidateMatch.status == "pending", CandidateMatch.kind != "description",
                                         (CandidateMatch.case_id == case.id) | (CandidateMatch.other_case_id == case.id)).limit(1)
     )
     channel = db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case.id, SearchChannel.channel == "face"))

@@ -71,17 +71,22 @@ class CandidateMatch(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     # g:<case>:<report> or a:<older case>:<newer case>: one row per pair, whatever re-runs.
     pair_key: Mapped[str] = mapped_column(String(40), unique=True)
-    kind: Mapped[str] = mapped_column(String(20))  # gallery | previous_arrival
+    kind: Mapped[str] = mapped_column(String(20))  # gallery | previous_arrival | description (clues only)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_record.id"), index=True)
     report_id: Mapped[int | None] = mapped_column(ForeignKey("gallery_report.id"), index=True)
     other_case_id: Mapped[int | None] = mapped_column(ForeignKey("case_record.id"), index=True)
-    engine: Mapped[str] = mapped_column(String(40))
-    face_distance: Mapped[float] = mapped_column(Float)
+    engine: Mapped[str | None] = mapped_column(String(40))  # None: no face compared (description only)
+    face_distance: Mapped[float | None] = mapped_column(Float)
     case_face_id: Mapped[int | None] = mapped_column(ForeignKey("face.id", ondelete="SET NULL"))
     other_face_id: Mapped[int | None] = mapped_column(ForeignKey("face.id", ondelete="SET NULL"))
     score: Mapped[float] = mapped_column(Float)
     band: Mapped[str] = mapped_column(String(10))  # likely | possible
     evidence: Mapped[dict | None] = mapped_column(JSON)  # reasons + attribute agreement table
+    # The two channels' own scores when a pair is seen by both; `score` and `band` are then fused.
+    face_score: Mapped[float | None] = mapped_column(Float)
+    description_score: Mapped[float | None] = mapped_column(Float)
+    description_band: Mapped[str | None] = mapped_column(String(10))
+    description_evidence: Mapped[dict | None] = mapped_column(JSON)  # the description signals (domain.clues)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)  # pending|confirmed|rejected
     note: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -1,4 +1,7 @@
-"""Deadline sweep: record overdue steps as alerts (idempotent) and tell supervisors through a notifier."""
+"""Deadline sweep: record overdue steps as alerts (idempotent) and tell supervisors through a notifier.
+
+The same notifiers tell operators (admins and supervisors) when the background work stops (services.liveness).
+"""
 from __future__ import annotations
 
 import logging
@@ -108,3 +111,10 @@ def open_alerts(actor: User):
     if actor.role != "admin":
         query = query.where(DeadlineAlert.station_id == actor.station_id)
     return db.session.scalars(query.order_by(DeadlineAlert.due_at)).all()
+
+
+def notify_operators(subject: str, body: str, notifier: Notifier) -> None:
+    """Tell every active admin and supervisor: the background work is shared by all stations."""
+    recipients = [u.email for u in db.session.scalars(
+        select(User).where(User.role.in_(("admin", "supervisor")), User.active.is_(True))) if u.email]
+    notifier.send(subject, body, recipients)

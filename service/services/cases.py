@@ -127,7 +127,7 @@ def update_case(actor: User, case_id: int, raw: dict, ip: str | None = None) -> 
         # Field names only: the timeline and the audit log never copy personal data.
         case.events.append(CaseEvent(kind="updated", user_id=actor.id, data={"fields": sorted(changed)}))
         audit.record(actor.id, "case.update", "case", case.id, {"fields": sorted(changed)}, ip)
-    db.session.commit()
+    db.session.commit()  # corrected facts: the clue sweep reads them again (updated_at)
     return case
 
 

@@ -7,7 +7,7 @@ from ..domain.intake import age_bounds
 from ..extensions import db
 from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
-from . import audit
+from . import audit, followups, handover
 from .cases import get_case
 from .family_search import settlement_eligible
 from .notices import withdraw_if_resolved
@@ -23,6 +23,7 @@ def exit_facts(actor: User, case: Case, now) -> lifecycle.ExitFacts:
         categories=frozenset(case.categories or ()), identity_status=case.identity_status,
         can_travel_alone=case.can_travel_alone,
         settlement_eligible=settlement_eligible(case, now) if case.state in lifecycle.OPEN_STATES else False,
+        verification=handover.as_rule(handover.current(case.id)),
     )
 
 
@@ -41,5 +42,6 @@ def exit_case(actor: User, case_id: int, exit_type: str, raw: dict, ip: str | No
     audit.record(actor.id, "case.exit", "case", case.id, {"type": exit_type}, ip)
     if not lifecycle.search_stays_open(exit_type):
         withdraw_if_resolved(case)
+    followups.schedule_after_exit(case)  # calls at 1 week, 1 month, 3 months after a return home
     db.session.commit()
     return case

@@ -172,6 +172,10 @@ def log_step(actor: User, case: Case, channel: str, status: str | None, fields: 
                                  data={"channel": channel, "status": new, "kind": cleaned.get("kind")}))
     audit.record(actor.id, "channel.step", "case", case.id, {"channel": channel, "status": new}, ip)
     db.session.commit()
+    if channel == "interview":  # new clues: look for description candidates
+        from .clues import queue_case
+
+        queue_case(case.id)
     return event
 
 

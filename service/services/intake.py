@@ -18,7 +18,7 @@ from ..models import Case, CaseEvent, Photo, SearchChannel, Station, User
 from ..models.types import utcnow
 from . import audit
 from ..formats.fields import parse_case_fields
-from ..matching.photos import queue_photos
+from .queueing import queue_photos
 from ..media import EXTENSIONS, CheckedPhoto, PhotoRejected, check_photo, media_path, store
 
 log = logging.getLogger(__name__)
@@ -164,6 +164,10 @@ def register_arrival(
         raise
     log.info("event=case_registered case_id=%s photos=%s", arrival.case.id, len(arrival.photos))
     queued = queue_photos([p.id for p in arrival.photos])
+    if arrival.photos and queued:  # the broker just took the photos: description candidates too (else the sweep)
+        from .clues import queue_case
+
+        queue_case(arrival.case.id)
     return Registration(arrival.case, created=True, queued=queued)
 
 

@@ -19,10 +19,10 @@ from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
 from ..formats.fields import LEAD_FIELDS, parse_timestamp
 from ..matching import faces
-from ..matching.photos import queue_photos
 from ..models import Campaign, Case, CaseEvent, Lead, Photo, Station, User
 from ..models.types import utcnow
 from . import audit
+from .queueing import queue_photos
 from .intake import (LEAD_KEY_PREFIX, StorageFull, Upload, attach_photos, build_arrival, check_uploads,
                      commit_discarding, replayed_case, rollback_discarding)
 

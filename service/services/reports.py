@@ -11,7 +11,7 @@ from ..models import GalleryReport, Photo, User
 from ..models.types import utcnow
 from . import audit
 from ..formats.fields import parse_report_fields
-from ..matching.photos import queue_photos
+from .queueing import queue_photos
 from .intake import Upload, check_uploads, rollback_discarding
 from ..media import EXTENSIONS, store
 
@@ -98,4 +98,8 @@ def create_report(actor: User, raw: dict, uploads: list[Upload], settings, ip: s
         rollback_discarding(written)
         raise
     queued = queue_photos([p.id for p in report.photos]) if commit else True
+    if commit and seen and queued:  # the broker just took the photos (else the clue sweep finds the report)
+        from .clues import queue_report
+
+        queue_report(report.id)  # description candidates among the cases still searched for
     return NewReport(report, created=True, queued=queued)

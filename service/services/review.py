@@ -58,8 +58,8 @@ def _channel(case_id: int, name: str) -> SearchChannel | None:
     return db.session.scalar(select(SearchChannel).where(SearchChannel.case_id == case_id, SearchChannel.channel == name))
 
 
-def _log_face_channel(case: Case, status: str, note: str, actor: User, reference: str) -> None:
-    channel = _channel(case.id, "face")
+def _log_face_channel(case: Case, status: str, note: str, actor: User, reference: str, name: str = "face") -> None:
+    channel = _channel(case.id, name)
     if channel is None:
         return
     channel.status = status
@@ -80,8 +80,10 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
     row.status = "confirmed" if decision == "confirm" else "rejected"
     row.note, row.decided_by_id, row.decided_at = note, actor.id, now
     ref = f"candidate:{row.id}"
+    # A description candidate came from the interviews: that channel decided (a fused pair stays face's).
+    channel = "interview" if row.kind == "description" else "face"
     if decision == "confirm":
-        if row.kind == "gallery":
+        if row.kind in ("gallery", "description"):
             report = row.report
             if report.status != "open":
                 raise Conflict(f"report {report.id} is already {report.status}", "decision")
@@ -89,17 +91,25 @@ def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: 
                 raise Conflict("this case is already identified by another report; undo that link first", "decision")
             report.status, report.found_case_id = "found", case.id
             case.identified_by_report_id = report.id
-            _log_face_channel(case, "confirmed", note or "face match confirmed", actor, ref)
+            _log_face_channel(case, "confirmed", note or f"{channel} match confirmed", actor, ref, channel)
             # Already identified (an interview, DNA): the date and the decisive channel stay as they were.
-            confirm_identity(actor, case, "face", {"candidate_id": row.id, "report_id": report.id}, now)
+            confirm_identity(actor, case, channel, {"candidate_id": row.id, "report_id": report.id}, now)
         else:
             case.previous_case_id = row.other_case_id
             case.events.append(CaseEvent(kind="repeat_arrival_confirmed", user_id=actor.id,
                                          data={"candidate_id": row.id, "previous_case_id": row.other_case_id}))
+            from .followups import alert_if_returned
+
+            alert_if_returned(case, row.other_case)  # sent home before, back on the street
     else:
         case.events.append(CaseEvent(kind="candidate_rejected", user_id=actor.id, data={"candidate_id": row.id}))
         db.session.flush()
         mark_face_channel(case)
+    if row.kind == "description" or row.description_score is not None:
+        from .clues import after_decision
+
+        db.session.flush()
+        after_decision(case.id)
     audit.record(actor.id, f"candidate.{decision}", "candidate", row.id, {"case_id": case.id}, ip)
     db.session.commit()
     return row
@@ -113,17 +123,19 @@ def undo(actor: User, candidate_id: int, note: str | None, ip: str | None = None
     if row.status != "confirmed":
         raise Conflict(f"candidate {row.id} is {row.status}, not confirmed", "decision")
     case = row.case
-    if row.kind == "gallery":
+    if row.kind in ("gallery", "description"):
+        channel = "interview" if row.kind == "description" else "face"
         report = row.report
         if report.found_case_id == case.id:
             report.status, report.found_case_id = "open", None
         if case.identified_by_report_id == report.id:
             case.identified_by_report_id = None
             # Only an identity the face match decided goes back; one confirmed by another channel stands.
-            if case.identified_by_channel in (None, "face"):
+            if case.identified_by_channel in (None, channel):
                 case.identity_status = "self_reported" if case.name else "unknown"
                 case.identified_at, case.identified_by_channel = None, None
-            _log_face_channel(case, "in_progress", f"link undone: {note or ''}".strip(), actor, f"candidate:{row.id}")
+            _log_face_channel(case, "in_progress", f"link undone: {note or ''}".strip(), actor, f"candidate:{row.id}",
+                              channel)
     elif case.previous_case_id == row.other_case_id:
         case.previous_case_id = None
     row.status, row.note = "rejected", f"undone by supervisor: {note or ''}".strip()

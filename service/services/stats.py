@@ -166,7 +166,7 @@ def stranded_histogram(actor: User, station_id: int | None = None, now: datetime
 def face_precision(actor: User, rng: DateRange, station_id: int | None = None) -> list[dict]:
     """Per band: candidates decided in the range, confirmed ÷ (confirmed + rejected); pending now."""
     query = select(CandidateMatch.band, CandidateMatch.status, CandidateMatch.decided_at).join(
-        Case, Case.id == CandidateMatch.case_id)
+        Case, Case.id == CandidateMatch.case_id).where(CandidateMatch.kind != "description")
     if actor.role != "admin":
         query = query.where(Case.station_id == actor.station_id)
     if station_id is not None:
@@ -182,6 +182,13 @@ def face_precision(actor: User, rng: DateRange, station_id: int | None = None) -
             "pending": sum(1 for r in rows if r.band == band and r.status == "pending"),
         })
     return out
+
+
+def _re_arrivals(actor: User, rng: DateRange, station_id: int | None) -> int:
+    from .followups import re_arrival_count
+
+    station = station_id if station_id is not None or actor.role == "admin" else actor.station_id
+    return re_arrival_count(station, rng.start_at, rng.end_before)
 
 
 def gallery_coverage(actor: User) -> list[dict]:
@@ -214,6 +221,8 @@ def summary(actor: User, rng: DateRange, station_id: int | None = None, now: dat
         **{k: result[k] for k in ("identified", "returned", "return_rate_identified", "median_days_to_identify")},
         "returns_home": sum(w["returned"] for w in flows.values()),
         "open_cases": open_cases,
+        # People sent home who arrived at a station again (a confirmed earlier stay that ended at home).
+        "re_arrivals": _re_arrivals(actor, rng, station_id),
         "channels": result["channels"],
         "decisive_channels": {c["channel"]: c["identified"] for c in result["channels"]},
         "weeks": [{"week_start": week.isoformat(), "arrivals": arrivals[week], **flows[week]} for week in rng.weeks()],

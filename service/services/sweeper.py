@@ -1,28 +1,94 @@
-"""The safety net: re-send work whose message was lost (broker down, worker killed holding it)."""
+"""The safety net: re-send work whose message never went or was lost (broker down, worker killed holding it).
+
+Run by beat every HUIJIA_SWEEP_INTERVAL_SECONDS. What is re-sent, and when:
+- photos the broker never took (`queued_at` NULL: enqueue failed or was skipped): at once, whatever their age;
+- everything pending, when the broker lost what it held (a Redis restarted without persistence);
+- pending work sent a while ago while its queue holds no message (the worker that had it died): after
+  IDLE_GRACE_SECONDS;
+- anything pending longer than HUIJIA_PENDING_PHOTO_SWEEP_SECONDS: the backstop for any other lost message.
+A second message for the same work is harmless: tasks are idempotent (row lock, `pending` check).
+"""
 from __future__ import annotations
 
 import logging
 
+from sqlalchemy import select
+
 from .. import tasking
+from ..extensions import db
 from ..matching import photos
-from . import uploads
+from ..models import Job
+from ..models.types import utcnow
+from . import liveness, uploads
+from .queueing import mark_unsent
 
 log = logging.getLogger(__name__)
 
+# A queue with no message waiting while work sent to it is still pending this long: its message was lost.
+IDLE_GRACE_SECONDS = 30
+JOB_TASKS = {"import_reports": tasking.RUN_JOB, "rematch": tasking.RUN_SEARCH_JOB}
+
 
 def sweep(settings) -> int:
-    """Re-queue pending photos and unfinished matching older than the sweep age; return how many."""
-    after = settings.pending_photo_sweep_seconds
-    photo_ids = photos.stale_pending_photos(after)
+    """Re-queue what is pending and not on its way; mark the run (liveness); return how many were re-sent."""
+    broker = tasking.broker_report(settings)
+    forgot = broker["state"] == "ok" and tasking.broker_forgot_messages(settings)
+    if forgot:
+        log.warning("event=broker_lost_messages action=resend_all_pending")
+    photo_age = _resend_after(settings, broker, tasking.DEFAULT_QUEUE, forgot)
+    match_age = _resend_after(settings, broker, tasking.SEARCH_QUEUE, forgot)
+
+    photo_ids = photos.stale_pending_photos(photo_age)  # also every photo never sent (queued_at NULL)
+    unsent = [pid for pid in photo_ids if not tasking.enqueue(tasking.PROCESS_PHOTO, pid)]
+    if unsent:
+        mark_unsent(unsent)  # still not taken: the next sweep tries them first again
     if photo_ids:
-        photos.queue_photos(photo_ids)
-        log.info("event=sweep_requeued count=%d", len(photo_ids))
-    case_ids, report_ids = photos.stale_matching(after)
-    lead_ids = photos.stale_lead_checks(after)
+        log.info("event=sweep_requeued count=%d unsent=%d age_s=%s", len(photo_ids), len(unsent), photo_age)
+
+    case_ids, report_ids = photos.stale_matching(match_age)
+    lead_ids = photos.stale_lead_checks(match_age)
     for task, ids in ((tasking.MATCH_CASE, case_ids), (tasking.MATCH_REPORT, report_ids), (tasking.MATCH_LEAD, lead_ids)):
         for owner_id in ids:
             tasking.enqueue(task, owner_id)
     if case_ids or report_ids or lead_ids:
         log.info("event=sweep_rematch cases=%d reports=%d leads=%d", len(case_ids), len(report_ids), len(lead_ids))
+
+    # Never at once: a second message for a job that just started would run it twice side by side.
+    job_age = max(min(photo_age, match_age), min(settings.pending_photo_sweep_seconds, IDLE_GRACE_SECONDS))
+    job_ids = _resend_queued_jobs(job_age)
     uploads.sweep(settings)  # chunked photo uploads nobody finished within a day
-    return len(photo_ids) + len(case_ids) + len(report_ids) + len(lead_ids)
+    requeued = len(photo_ids) - len(unsent) + len(case_ids) + len(report_ids) + len(lead_ids) + len(job_ids)
+    liveness.record("sweep", {"requeued": requeued, "unsent": len(unsent), "broker": broker["state"],
+                              "broker_lost_messages": forgot})
+    try:
+        liveness.check_and_alert(settings)
+    except Exception as exc:  # a mail server away must not fail the sweep (it ran)
+        db.session.rollback()
+        log.warning("event=liveness_check_failed error=%s", type(exc).__name__)
+    return requeued
+
+
+def _resend_after(settings, broker: dict, queue: str, forgot: bool) -> int:
+    """How old pending work of `queue` must be before it is sent again."""
+    if forgot:
+        return 0
+    backstop = settings.pending_photo_sweep_seconds
+    if broker["queues"] is not None and broker["queues"].get(queue) == 0:
+        return min(backstop, IDLE_GRACE_SECONDS)
+    return backstop
+
+
+def _resend_queued_jobs(older_than_seconds: int) -> list[int]:
+    """Bulk jobs never started (their message did not go, or was lost before a worker took it)."""
+    from datetime import timedelta
+
+    cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    jobs = db.session.execute(select(Job.id, Job.kind).where(Job.state == "queued", Job.created_at < cutoff)
+                              .order_by(Job.id).limit(100)).all()
+    db.session.rollback()
+    for job_id, kind in jobs:
+        if kind in JOB_TASKS:
+            tasking.enqueue(JOB_TASKS[kind], job_id)
+    if jobs:
+        log.info("event=sweep_jobs count=%d", len(jobs))
+    return [job_id for job_id, _ in jobs]

@@ -22,11 +22,12 @@ def register_web(app: Flask) -> None:
     from .family_search import bp as family_search_bp
     from .supervisor import bp as supervisor_bp
     from .leads import bp as leads_bp
+    from .clues import bp as clues_bp
     from .privacy import bp as privacy_bp
     from . import labels  # noqa: F401  (catalog entries for domain words)
 
     for bp in (auth_bp, intake_bp, cases_bp, media_bp, gallery_bp, review_bp, family_search_bp, notices_bp, supervisor_bp,
-               leads_bp, privacy_bp):
+               leads_bp, privacy_bp, clues_bp):
         app.register_blueprint(bp)
 
     login_manager.login_view = "auth.login"
@@ -62,7 +63,7 @@ def register_web(app: Flask) -> None:
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
                 "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow, "photo_reason": photo_reason,
                 "may_choose_face": _may_choose_face, "faces_waiting": _faces_waiting, "candidate_faces": candidate_faces,
-                "search_gaps": missing_shards}
+                "search_gaps": missing_shards, "liveness_banner": liveness_banner}
 
     @app.get("/")
     @role_required("reporter")
@@ -108,6 +109,11 @@ EVENT_LABELS = {
     "settlement_review": _l("Settlement review"),
     "notice_approved": _l("Notice of a minor approved"),
     "exit": _l("Left the station"),
+    "family_verified": _l("Family verified"),
+    "handover_approved": _l("Handover approved by a supervisor"),
+    "family_verification_withdrawn": _l("Family verification withdrawn"),
+    "follow_up": _l("Follow-up call after the return"),
+    "re_arrival": _l("Back at a station after going home"),
 }
 
 
@@ -146,6 +152,38 @@ def _faces_waiting() -> int:
 
 def event_label(kind: str) -> str:
     return str(EVENT_LABELS.get(kind, kind))
+
+
+def liveness_banner() -> list[tuple[str, str]]:
+    """(code, sentence) for each background problem, shown on staff and supervisor pages."""
+    from datetime import timedelta
+
+    from flask import current_app
+    from flask_babel import format_timedelta, gettext
+
+    from ..services import liveness
+
+    if not _has_role("staff"):
+        return []
+    lines = []
+    for problem in liveness.banner(current_app.config["HUIJIA"]):
+        code = problem["code"]
+        if code == "beat_stopped":
+            text = gettext("The background scheduler has stopped (last sign of life %(age)s ago): stuck photos are "
+                           "not sent again, deadline alerts and data retention are paused. Tell the system "
+                           "administrator.", age=format_timedelta(timedelta(seconds=problem["age_s"])))
+        elif code == "sweep_late":
+            text = gettext("The background workers are not taking work (last sweep %(age)s ago): photo processing "
+                           "and matching wait. Tell the system administrator.",
+                           age=format_timedelta(timedelta(seconds=problem["age_s"])))
+        elif code == "photos_unsent":
+            text = gettext("Photos waiting for the task queue, which does not answer: %(count)d. They are saved and "
+                           "will be processed when it is back; registration works as usual.", count=problem["count"])
+        else:  # photos_waiting
+            text = gettext("Photos waiting more than %(minutes)d minutes for processing: %(count)d.",
+                           minutes=max(1, problem["over_s"] // 60), count=problem["count"])
+        lines.append((code, text))
+    return lines
 
 
 def _has_role(role: str) -> bool:

@@ -16,6 +16,7 @@ from ..services import family_search, review
 from ..services.cases import CaseFilter, days_stranded, get_case, list_cases as list_cases_service
 from ..services.intake import add_photos
 from .access import audit_view, client_ip, role_required
+from .clues import handover_context
 from .forms import uploads_from
 
 bp = Blueprint("cases", __name__)
@@ -107,6 +108,7 @@ def show_case(case_id: int):
         channel_statuses=channel_rules.STATUSES,
         searching_states=lifecycle.SEARCHING,
         open_states=lifecycle.OPEN_STATES,
+        **handover_context(case),
     )
     # Audited after rendering, so "revealed" means the page holds a full ID number (structured or typed in free text).
     reveal = asked and (bool(case.id_number) or free.revealed_any)

@@ -98,8 +98,10 @@ def exit_page(case_id: int):
         else:
             flash(_("The person has left the station; the record is closed."), "success")
             return _back(case_id)
+    from .clues import handover_context
+
     return render_template("family_search/exit.html", case=case, error=error, exit_rules=lifecycle.EXIT_RULES,
-                           values=request.form), 422 if error else 200
+                           values=request.form, **handover_context(case)), 422 if error else 200
 
 
 @bp.get("/queues/overdue")

@@ -55,7 +55,14 @@ def show_page(report_id: int):
     except NotFound:
         abort(404)
     audit_view("report.view", "report", report.id)
-    return render_template("gallery/show.html", report=report, candidates=review.candidates_of_report(report))
+    from ..domain.clues import long_missing_child
+    from ..services.followups import local_date
+    from ..models.types import utcnow
+
+    missing_years = long_missing_child(report.age_at_missing, report.birth_date, report.missing_since,
+                                       local_date(utcnow()))
+    return render_template("gallery/show.html", report=report, candidates=review.candidates_of_report(report),
+                           missing_years=missing_years)
 
 
 @bp.route("/reports/import", methods=["GET", "POST"])

@@ -63,6 +63,20 @@ LABELS = [
     _l("source.patrol"), _l("source.grid_worker"), _l("source.social_worker"), _l("source.volunteer"),
     _l("source.driver"), _l("source.citizen"), _l("source.police"), _l("source.other"), _l("campaign.cold_wave"),
     _l("campaign.heat_wave"), _l("campaign.holiday"), _l("campaign.other"), _l("reporter"),
+    # description matching, family verification, follow-ups (templates build these keys from values)
+    _l("description"), _l("relative"), _l("village"), _l("clue.same"), _l("clue.homophone"), _l("clue.sounds_alike"),
+    _l("clue.given_only"), _l("clue.partial"), _l("clue.differs"), _l("clue.county"), _l("clue.prefecture"),
+    _l("clue.province"), _l("clue.same_place"), _l("clue.same_kind"), _l("clue.contradicts"), _l("clue.agree"),
+    _l("clue.disagree"),
+    _l("step.fingerprint_requested"), _l("step.fingerprint_result"), _l("field.police_record"),
+    _l("evidence.dna_match"), _l("evidence.police_hukou"), _l("evidence.id_check"), _l("evidence.video_call"),
+    _l("evidence.family_photos"), _l("followup.1w"), _l("followup.1m"), _l("followup.3m"),
+    _l("outcome.settled_well"), _l("outcome.needs_support"), _l("outcome.left_home_again"), _l("outcome.unreachable"),
+    _l("outcome.deceased"), _l("evidence"), _l("verification"),
+    # why a family is not verified yet (service.domain.handover.verified)
+    _l("no verification of the family is recorded"), _l("the verification names no evidence or no checker"),
+    _l("a minor's family needs DNA or police confirmation and a second kind of evidence"),
+    _l("a minor's handover needs a supervisor's approval"),
 ]
 
 

@@ -39,7 +39,7 @@ def show(candidate_id: int):
         abort(404)
     case_face, other_face = _faces(row)
     audit_view("candidate.view", "candidate", row.id, {"case_id": row.case_id})
-    other_photos = row.report.photos if row.kind == "gallery" else row.other_case.photos
+    other_photos = row.report.photos if row.report_id else row.other_case.photos
     next_row = db.session.scalar(
         review.visible_candidates(current_user)
         .where(CandidateMatch.status == "pending", CandidateMatch.id != row.id)

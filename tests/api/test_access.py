@@ -5,7 +5,7 @@ import dataclasses
 import re
 from datetime import timedelta
 
-PUBLIC = {"/healthz", "/api/v1/auth/token", "/api/v1/openapi.json", "/login", "/static/<path:filename>", "/lang/<code>"}
+PUBLIC = {"/healthz", "/readyz", "/api/v1/auth/token", "/api/v1/openapi.json", "/login", "/static/<path:filename>", "/lang/<code>"}
 
 
 def test_every_route_declares_a_role(app):

@@ -47,6 +47,15 @@ def test_dna_result_confirms_identity_and_family_pickup_closes(api, db):
 
     missing = api["staff"].post(f"/api/v1/cases/{case_id}/exit", json={"type": "family_pickup", "collector_name": "李大"})
     assert missing.status_code == 422 and missing.get_json()["error"]["field"] == "collector_id_number"
+    # Nothing is handed to an unverified family: the verification names its evidence; the caller checked it.
+    pickup = {"type": "family_pickup", "collector_name": "李大", "collector_id_number": COLLECTOR_ID, "relation": "儿子"}
+    unverified = api["staff"].post(f"/api/v1/cases/{case_id}/exit", json=pickup)
+    assert unverified.status_code == 409 and unverified.get_json()["error"]["code"] == "handover_not_verified"
+    verified = api["staff"].post(f"/api/v1/cases/{case_id}/verifications",
+                                 json={"evidence": ["dna_match", "video_call"], "details": {"dna_match": "S-1"},
+                                       "family_name": "李大", "relation": "儿子"})
+    assert verified.status_code == 201, verified.get_json()
+    assert verified.get_json()["evidence"] == ["dna_match", "video_call"]
     done = api["staff"].post(f"/api/v1/cases/{case_id}/exit", json={
         "type": "family_pickup", "collector_name": "李大", "collector_id_number": COLLECTOR_ID, "relation": "儿子"})
     assert done.status_code == 200, done.get_json()

@@ -1,4 +1,4 @@
-"""A clerk logs a DNA match, which confirms identity, then records the family pickup that closes the case."""
+"""A clerk logs a DNA match, which confirms identity, verifies the family, then records the pickup that closes the case."""
 from __future__ import annotations
 
 import re
@@ -45,7 +45,16 @@ def test_dna_result_confirms_identity_then_family_pickup(page, live_server, user
     expect(page.locator("h1 .identity")).to_have_text("已确认")
     expect(page.locator('tr[data-channel="dna"] .status')).to_have_text("已确认")
 
+    # Nothing is handed to an unverified family: the clerk records what was checked (the DNA match) first.
+    expect(page.get_by_test_id("handover-status")).to_have_text("未核实")
+    page.get_by_test_id("evidence-dna_match").check()
+    page.fill("input[name=detail_dna_match]", "TJ-DNA-0042")
+    page.fill("input[name=family_name]", "王大")
+    page.get_by_test_id("verify-submit").click()
+    expect(page.get_by_test_id("handover-status")).to_have_text("已核实")
+
     page.get_by_test_id("exit-link").click()
+    expect(page.get_by_test_id("handover-verified")).to_be_visible()
     page.select_option("#exit-type", "family_pickup")
     page.fill("input[name=collector_name]", "王大")
     page.fill("input[name=collector_id_number]", "110105194912310021")  # wrong checksum first

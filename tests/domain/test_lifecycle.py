@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from service.domain.handover import Verification
 from service.domain.errors import Conflict, DomainError, Forbidden, InvalidValue
 from service.domain.lifecycle import (
     EXIT_RULES,
@@ -27,8 +28,11 @@ from service.domain.lifecycle import (
 CST = timezone(timedelta(hours=8))
 ARRIVED = datetime(2026, 11, 2, 9, 0, tzinfo=CST)
 NOW = ARRIVED + timedelta(days=3)
-ADULT = ExitFacts(state="in_station", actor_role="staff", arrived_at=ARRIVED, now=NOW, age_min=35, age_max=45)
-CHILD = replace(ADULT, age_min=12, age_max=14, categories=frozenset({"minor"}))
+# The family was verified (domain.handover): these tests are about the other exit rules.
+ADULT = ExitFacts(state="in_station", actor_role="staff", arrived_at=ARRIVED, now=NOW, age_min=35, age_max=45,
+                  verification=Verification(frozenset({"id_check"}), checked_by_id=1))
+CHILD = replace(ADULT, age_min=12, age_max=14, categories=frozenset({"minor"}),
+                verification=Verification(frozenset({"dna_match", "id_check"}), checked_by_id=1, approved_by_id=2))
 COLLECTOR = {"collector_name": "王建国", "collector_id_number": "11010519491231002X", "relation": "father"}
 ESCORT = {"destination": "河南省周口市", "receiving_office": "周口市救助站", "handover_person": "李四"}
 

@@ -11,6 +11,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -197,6 +198,106 @@ class Stack:
         return session
 
 
+def children_of(pid: int) -> list[int]:
+    """Direct children of a process (a prefork worker's pool), from /proc."""
+    kids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                stat = fh.read()
+        except OSError:
+            continue
+        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            kids.append(int(entry))
+    return kids
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+STARTED = re.compile(r"supervisor: event=started name=(\w+) pid=(\d+)")
+
+
+class Supervised:
+    """scripts/supervise.py running web, worker, search worker and beat; what make run and docker-compose run.
+
+    `make_run` starts scripts/run.sh itself (the embedded default when the environment names no servers);
+    `processes` starts the supervisor over the production processes on the environment's servers.
+    """
+
+    BACKGROUND = ("worker", "search", "beat")
+
+    def __init__(self, proc: Proc, port: int, background: tuple[str, ...] = BACKGROUND):
+        self.proc, self.port, self.background = proc, port, background
+
+    @classmethod
+    def make_run(cls, env: dict, log: Path) -> "Supervised":
+        port = spare_port()
+        return cls(Proc(["bash", "scripts/run.sh"], {**env, "HUIJIA_PORT": str(port)}, log), port)
+
+    @classmethod
+    def processes(cls, env: dict, log: Path, web_workers: int = 2, threads: int | None = 4, workers: int = 1,
+                  concurrency: int = 2, web_args: str = "") -> "Supervised":
+        """docker-compose's processes: gunicorn, `workers` Celery workers on `default`, the search worker, beat."""
+        port = spare_port()
+        celery = f"{VENV_BIN / 'celery'} -A workers.celery_app"
+        names = ["worker"] + [f"worker{i}" for i in range(2, workers + 1)]
+        args = [str(VENV_BIN / "python"), "scripts/supervise.py", "--watch", f"http://127.0.0.1:{port}/readyz",
+                f"web={VENV_BIN / 'gunicorn'} --bind 127.0.0.1:{port} --workers {web_workers} "
+                + (f"--threads {threads} " if threads else "") + f"--timeout 120 {web_args} service:create_app()"]
+        args += [f"{name}={celery} worker -l INFO -c {concurrency} -Q default -n {name}@%h" for name in names]
+        args += [f"search={celery} worker -l INFO -c 1 -Q search -n search@%h",
+                 f"beat={celery} beat -l INFO -s {log.parent / 'beat-schedule'}"]
+        return cls(Proc(args, env, log), port, (*names, "search", "beat"))
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 120) -> None:
+        wait_for(lambda: _answers(f"{self.base}/healthz") and set(self.pids()) >= {"web", *self.background},
+                 timeout, what=f"the supervised stack to start\n{self.proc.tail()}")
+
+    def pids(self) -> dict[str, int]:
+        """The latest pid of each process, from the supervisor's `event=started` lines."""
+        return {name: int(pid) for name, pid in STARTED.findall(self.proc.log.read_text(errors="replace"))}
+
+    def kill_background(self) -> dict[str, list[int]]:
+        """SIGKILL every worker process (main and pool children) and beat at once; {name: pids killed}."""
+        killed = {}
+        for name in self.background:
+            main = self.pids()[name]
+            group = [main, *children_of(main)]
+            for pid in group:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed[name] = group
+        return killed
+
+    def wait_restarted(self, killed: dict[str, list[int]], timeout: float = 90) -> None:
+        def back():
+            now = self.pids()
+            return all(now.get(name) not in (None, pids[0]) and alive(now[name]) for name, pids in killed.items())
+
+        wait_for(back, timeout, what=f"every killed process restarted\n{self.proc.tail(60)}")
+
+    def health(self) -> dict:
+        return requests.get(f"{self.base}/healthz", timeout=30).json()
+
+    def stop(self) -> None:
+        self.proc.stop(timeout=30)
+
+
 def csrf_token(session: requests.Session, url: str) -> str:
     page = session.get(url, timeout=30)
     match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or re.search(
@@ -217,5 +318,5 @@ def stack_env(test_env: dict, **extra) -> dict:
     return child_env(test_env, HUIJIA_SECRET_KEY=secrets.token_urlsafe(32), **extra)
 
 
-__all__ = ["PASSWORD", "Stack", "ThrowawayPostgres", "ThrowawayRedis", "csrf_token", "migrate_and_seed",
-           "small_photos", "stack_env", "wait_for", "time"]
+__all__ = ["PASSWORD", "Stack", "Supervised", "ThrowawayPostgres", "ThrowawayRedis", "alive", "children_of", "csrf_token",
+           "migrate_and_seed", "small_photos", "stack_env", "wait_for", "time"]

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from service.models import CaseEvent, Photo
 from service.services.users import issue_token
-from tests.faults.servers import Stack, ThrowawayRedis, small_photos, stack_env, wait_for
+from tests.faults.servers import Stack, ThrowawayRedis, children_of, small_photos, stack_env, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,23 +27,6 @@ ARRIVALS = 200
 KILLS = 4
 KILL_EVERY = 2.0  # seconds
 FINISHED = {"processed", "no_face", "multiple_faces", "low_quality"}
-
-
-def _children(pid: int) -> list[int]:
-    """Pool processes of a prefork worker (its direct children), from /proc."""
-    kids = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                stat = fh.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'
-        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-            kids.append(int(entry))
-    return kids
 
 
 def test_worker_sigkilled_repeatedly_during_200_arrivals(test_env, tmp_path, db, users, faces_dir, record_property):
@@ -77,7 +60,7 @@ def test_worker_sigkilled_repeatedly_during_200_arrivals(test_env, tmp_path, db,
         for round_no in range(KILLS):
             time.sleep(KILL_EVERY)
             worker = stack.workers[-1]
-            pool = _children(worker.pid)
+            pool = children_of(worker.pid)
             if round_no % 2 == 0 and pool:
                 for pid in pool:  # the pool dies mid-task; the parent stays and forks new children
                     os.kill(pid, signal.SIGKILL)

@@ -53,6 +53,7 @@ def world(app, api, db, settings, faces_dir):
                                            "description": f"自述身份证 {FREE_TEXT_ID}",
                                            "found_place": f"火车站 {FREE_TEXT_ID}"}).get_json()["id"]
     left = sup.post("/api/v1/cases", json={"name": "已接回", "age_min": 40, "age_max": 50}).get_json()["id"]
+    assert sup.post(f"/api/v1/cases/{left}/verifications", json={"evidence": ["video_call"]}).status_code == 201
     resp = sup.post(f"/api/v1/cases/{left}/exit", json={
         "type": "family_pickup", "collector_name": "家属", "collector_id_number": COLLECTOR_ID, "relation": "子女"})
     assert resp.status_code == 200, resp.get_json()

@@ -133,8 +133,9 @@ def test_redis_down_while_registering_then_back(test_env, tmp_path, db, users, f
         auth = {"Authorization": f"Bearer {token}"}
 
         redis.stop()
-        health = requests.get(f"{base}/healthz", timeout=10).json()
-        assert health == {"db": "ok", "broker": "down"}
+        health = requests.get(f"{base}/healthz", timeout=10)
+        assert health.status_code == 200 and health.json()["db"] == "ok" and health.json()["broker"] == "down"
+        assert {"code": "broker_down"} in health.json()["problems"]
         started = time.monotonic()
         photo = (faces_dir / "Barack_Obama" / "1.jpg").read_bytes()
         resp = requests.post(f"{base}/api/v1/cases", headers=auth, timeout=30,
@@ -145,6 +146,8 @@ def test_redis_down_while_registering_then_back(test_env, tmp_path, db, users, f
         assert body["processing"] == "queued_when_broker_returns"
         assert elapsed < 10, f"registration took {elapsed:.1f}s with the broker down"
         assert _statuses(db, body["id"]) == ["pending"]
+        unsent = db.session.scalars(select(Photo.queued_at).where(Photo.case_id == body["id"])).all()
+        assert unsent == [None], "a photo the broker did not take must stay marked for the sweeper"
 
         redis.start()  # empty: the message was never sent; the sweeper must re-send it
         wait_for(lambda: _statuses(db, body["id"]) == ["processed"], 90,
