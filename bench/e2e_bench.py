@@ -47,7 +47,7 @@ log = logging.getLogger("e2e_bench")
 
 ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("HUIJIA_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-DB_NAME = "huijia_bench"
+DB_NAME = os.environ.get("HUIJIA_BENCH_DB", "huijia_bench")  # two checkouts benching at once need two names
 NO_AUTO_MATCH = ("multiple_faces", "low_quality", "no_face", "invalid")
 STAFF_CAN_CHOOSE = ("multiple_faces", "low_quality")
 POLL_SECONDS = 0.05
@@ -583,14 +583,24 @@ def running_stack(env: dict[str, str], logdir: Path) -> Iterator[Stack]:
     procs = {}
     try:
         procs["web"] = start_web(environ, port, logdir / "web.log")
+        shards = int(environ.get("HUIJIA_SEARCH_SHARDS", "1"))
+        # With shards, a search a shard missed is retried by the beat job sweep_search_gaps, as in production.
+        beat = ["--beat", "-s", str(logdir / "beat-schedule")] if shards > 1 else []
         procs["default"] = start_worker(environ, logdir / "worker-default.log", "-c", "1", "-n", "default@%h",
-                                        queues="default")
+                                        *beat, queues="default")
         procs["search"] = start_worker(environ, logdir / "worker-search.log", "-c", "1", "-n", "search@%h",
                                        queues="search")
+        # HUIJIA_SEARCH_SHARDS > 1: the search worker coordinates, one worker per shard holds the faces.
+        for k in range(shards if shards > 1 else 0):
+            procs[f"shard{k}"] = start_worker({**environ, "HUIJIA_SEARCH_SHARD": str(k)}, logdir / f"worker-shard{k}.log",
+                                              "-c", "1", "-n", f"shard{k}@%h", queues=f"search.{k}")
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _healthy(base), 60, what="gunicorn /healthz")
         for name in ("default", "search"):
             wait_for(lambda name=name: "ready." in procs[name].tail(200), 60, what=f"worker {name}")
+        for name in [n for n in procs if n.startswith("shard")]:
+            # A shard loads its part of the gallery as it starts (the unsharded worker loads on the first arrival).
+            wait_for(lambda name=name: "event=shard_ready" in procs[name].tail(400), 900, what=f"worker {name}")
         yield Stack(base, procs, logdir)
     finally:
         for proc in procs.values():
@@ -732,8 +742,12 @@ def stack(app, settings, env: dict[str, str], people, password: str, gallery_n: 
             log.info("event=arrival engine=%s n=%d outcome=%s total_ms=%s candidates=%d right=%s", settings.face_engine,
                      i + 1, result["outcome"], result["total_ms"], result["candidates"], result["right_report_first"])
         rss_after = worker_rss(search_pid)
+        shard_rss = {n: worker_rss(p.pid) for n, p in running.procs.items() if n.startswith("shard")}
     flush_redis(settings.broker_url)
-    return _stack_summary(settings, engine, filled, results, rss_before, rss_after, parse_logs(logdir), len(registry.report_of))
+    summary = _stack_summary(settings, engine, filled, results, rss_before, rss_after, parse_logs(logdir), len(registry.report_of))
+    if shard_rss:
+        summary["search_shards"], summary["shard_worker_rss"] = len(shard_rss), shard_rss
+    return summary
 
 
 def score_candidates(result: dict, truth: int | None, synthetic_reports: int) -> None:
@@ -970,6 +984,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--identities", type=int, default=0, help="use only the first N identities (0: all)")
     parser.add_argument("--gallery", type=int, default=100_000, help="synthetic faces pre-filled for the stack part")
     parser.add_argument("--arrivals", type=int, default=30)
+    parser.add_argument("--search-shards", type=int, default=1, help="gallery shards (HUIJIA_SEARCH_SHARDS) for the stack")
     parser.add_argument("--bystander-every", type=int, default=8,
                         help="paste a smaller face of another identity into every Nth arrival photo (0: none)")
     parser.add_argument("--skip-accuracy", action="store_true")
@@ -998,6 +1013,8 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="huijia-bench-") as tmp:
             instance = Path(tmp)
             env = bench_env(url, args.redis_url, instance, engines[0])
+            if args.search_shards > 1:
+                env["HUIJIA_SEARCH_SHARDS"] = str(args.search_shards)
             app = make_app(env)
             base_settings = app.config["HUIJIA"]
             for name in engines:

@@ -136,15 +136,19 @@ def plan(args, out: Path, engines: list[str]) -> dict[str, list[str]]:
     search = ["bench/search_bench.py", "--out", str(out), "--ivf-size", str(TARGET_SIZE)]
     e2e = ["bench/e2e_bench.py", "--engines", names, "--out", str(out), "--faces", str(args.faces),
            "--gallery", str(gallery)]
+    # Shards x gallery size: 1, 2, 4 real shard workers at 1M; one 2.5M shard measured, 10M on 4 simulated.
+    shards = ["bench/shard_bench.py", "--out", str(out), "--nprobes", "197,263,316,395,527"]
     if args.quick:
         search = ["bench/search_bench.py", "--out", str(out), "--sizes", "10000", "--queries", "50", "--warmup", "5"]
         e2e += ["--identities", "6", "--arrivals", "5"]
+        shards = ["bench/shard_bench.py", "--out", str(out), "--size", "20000", "--sim-size", "80000", "--queries", "30",
+                  "--warmup", "5"]
     # operating_point.py reads the encodings calibrate.py has just cached.
     operating = {f"operating_{e}": ["bench/operating_point.py", "--engine", e, "--faces", str(args.faces), "--out", str(out)]
                  for e in engines}
     # Open set: the strangers of ../shared/faces-distractors in the gallery (no timings: its CPU share does not matter).
     open_set = ["bench/open_set.py", "--engine", "sface", "--faces", str(args.faces), "--out", str(out)]
-    return {"calibrate": calibrate, **operating, "open_set": open_set, "search": search, "e2e": e2e}
+    return {"calibrate": calibrate, **operating, "open_set": open_set, "search": search, "shards": shards, "e2e": e2e}
 
 
 def reuse_encodings(out: Path) -> None:
@@ -420,6 +424,29 @@ def stack_lines(engines: list[str], data: dict) -> list[str]:
     return lines
 
 
+def shard_lines(out: Path) -> list[str]:
+    shards = load(out, "shards.json")
+    if not shards:
+        return ["(no shards.json: bench/shard_bench.py has not run)"]
+    lines = ["| where | shards | faces | p50 / p95 ms | recall@10 |", "|---|---:|---:|---:|---:|"]
+    for r in shards["stack"]:
+        lines.append(f"| measured, this machine | {r['shards']} | {r['faces']:,} | {r['p50_ms']} / {r['p95_ms']} | {r['recall_at_10']} |")
+    for r in shards["simulated"]:
+        lines.append(f"| simulated ({r['backend']}{' nprobe ' + str(r['nprobe']) if r['nprobe'] else ''}, "
+                     f"shard {r.get('shard_clock', 'wall')} time) | "
+                     f"{shards['sim_shards']} | {shards['sim_size']:,} | {r['p50_ms']} / {r['p95_ms']} | {r['recall_at_10']} |")
+    two = load(out / "gallery_1m_2shards", "e2e.json")
+    stack = _dig(two, "stack.sface") if two else None
+    if stack:
+        warm, outcomes = stack["warm"], stack["outcomes"]
+        complete = set(outcomes) == {"done"}
+        lines += ["", f"Upload → candidates at 1M faces with 2 shards: warm p50 {_sec(warm['p50_ms'])}, "
+                      f"p95 {_sec(warm['p95_ms'])} over the arrivals that finished; arrivals {outcomes} "
+                      f"(target ≤ 3 s p95: {verdict(complete and warm['p95_ms'] <= TARGET_UPLOAD_P95_S * 1000)}"
+                      + ("" if complete else ": not every arrival finished") + ")."]
+    return lines
+
+
 def _sec(ms) -> str:
     return "–" if ms is None else f"{ms / 1000:.2f} s"
 
@@ -472,6 +499,10 @@ def summary(out: Path, engines: list[str], run: dict) -> str:
         "## Speed and search (calibration.json `speed`, search.md)",
         "",
         *speed_search_lines(engines, data),
+        "",
+        "## Sharded search (shards.md; upload → candidates with 2 shards: gallery_1m_2shards/e2e.md)",
+        "",
+        *shard_lines(out),
         "",
         "## Upload → candidates through the real stack (e2e.md)",
         "",

@@ -24,6 +24,14 @@ export PATH="$PWD/.venv/bin:$PATH"
 flask --app service db upgrade
 flask --app service bootstrap
 
+# --- search shards: with HUIJIA_SEARCH_SHARDS=N > 1 the `search` worker coordinates and one worker per
+# shard k (queue search.<k>) holds the faces with face_id % N == k (service/matching/scatter.py).
+shard_procs=()
+for ((k = 0; k < ${HUIJIA_SEARCH_SHARDS:-1} && ${HUIJIA_SEARCH_SHARDS:-1} > 1; k++)); do
+  shard_procs+=("shard$k=env HUIJIA_SEARCH_SHARD=$k celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search.$k -n shard$k@%h")
+done
+# --- end search shards
+
 echo "Huijia is serving on http://127.0.0.1:${HUIJIA_PORT}/  (Ctrl-C stops web, workers and beat)"
 # The search worker holds the gallery index in memory: one process, so it is not copied per child.
 # Beat is its own process (not `worker --beat`): a worker killed does not take the schedule with it.
@@ -31,4 +39,5 @@ exec python scripts/supervise.py --watch "http://127.0.0.1:${HUIJIA_PORT}/readyz
   "web=gunicorn --bind 127.0.0.1:${HUIJIA_PORT} --workers ${HUIJIA_WEB_WORKERS:-2} --access-logfile - service:create_app()" \
   "worker=celery -A workers.celery_app worker --loglevel=INFO --concurrency=${HUIJIA_WORKER_CONCURRENCY:-2} -Q default -n default@%h" \
   "search=celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search -n search@%h" \
-  "beat=celery -A workers.celery_app beat --loglevel=INFO --schedule $(printf %q "$HUIJIA_INSTANCE_DIR/celerybeat-schedule")"
+  "beat=celery -A workers.celery_app beat --loglevel=INFO --schedule $(printf %q "$HUIJIA_INSTANCE_DIR/celerybeat-schedule")" \
+  ${shard_procs[@]+"${shard_procs[@]}"}

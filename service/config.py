@@ -29,6 +29,13 @@ def _int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _positive(name: str, default: int) -> int:
+    value = _int(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, got {value}")
+    return value
+
+
 def _bool(name: str, default: bool) -> bool:
     raw = _env(name)
     if raw is None:
@@ -113,6 +120,15 @@ class Settings:
     map_attribution: str
     enrolment_alert_threshold: int
     face_search_alert: str
+    search_shards: int = 1
+    shard_budget_ms: int = 2000
+    # The shard a `search.<k>` worker serves, set on that worker only: it preloads the shard at start.
+    search_shard: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.search_shard is not None and not 0 <= self.search_shard < self.search_shards:
+            raise ConfigError(f"HUIJIA_SEARCH_SHARD must be in [0, HUIJIA_SEARCH_SHARDS={self.search_shards}), "
+                              f"got {self.search_shard}")
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -169,6 +185,9 @@ class Settings:
             enrolment_alert_threshold=_int("HUIJIA_ENROLMENT_ALERT_THRESHOLD", 100_000),
             # Face searches one account may cause before admins are alerted (Flask-Limiter syntax, ';' between).
             face_search_alert=_limits("HUIJIA_FACE_SEARCH_ALERT", "40 per hour; 150 per day"),
+            search_shards=_positive("HUIJIA_SEARCH_SHARDS", 1),
+            shard_budget_ms=_positive("HUIJIA_SHARD_BUDGET_MS", 2000),
+            search_shard=_int("HUIJIA_SEARCH_SHARD", -1) if _env("HUIJIA_SEARCH_SHARD") else None,
         )
 
     def flask_config(self) -> dict:

@@ -23,8 +23,11 @@ from .extensions import celery
 log = logging.getLogger(__name__)
 
 # Queues. `search` is served by the worker that holds the gallery index in memory (concurrency 1).
+# With HUIJIA_SEARCH_SHARDS=N > 1 it coordinates instead: shard k's worker holds the faces with
+# face_id % N == k and serves `search.<k>` (shard_queue).
 DEFAULT_QUEUE = "default"
 SEARCH_QUEUE = "search"
+SHARD_QUEUE_PREFIX = "search."
 
 # Task names (kept as they were, so messages already in a broker still find their task).
 PROCESS_PHOTO = "workers.tasks.process_photo"
@@ -37,6 +40,10 @@ RUN_JOB = "workers.tasks.run_job"
 RUN_SEARCH_JOB = "workers.tasks.search_run_job"
 ERASE_BIOMETRICS = "workers.tasks.erase_biometrics"
 SWEEP_DEADLINES = "workers.tasks.sweep_deadlines"
+SWEEP_SEARCH_GAPS = "workers.tasks.sweep_search_gaps"
+# Sent to one shard's queue (shard_queue), never through enqueue: the coordinator waits for the answer.
+SEARCH_SHARD = "workers.tasks.search_shard"
+REBUILD_SHARD = "workers.tasks.search_rebuild_shard"
 CLUES_CASE = "workers.tasks.clues_propose_case"
 CLUES_REPORT = "workers.tasks.clues_propose_report"
 SWEEP_CLUES = "workers.tasks.sweep_clues"
@@ -48,6 +55,7 @@ QUEUE_OF = {
     RUN_JOB: DEFAULT_QUEUE,
     ERASE_BIOMETRICS: DEFAULT_QUEUE,
     SWEEP_DEADLINES: DEFAULT_QUEUE,
+    SWEEP_SEARCH_GAPS: DEFAULT_QUEUE,
     # Description matching reads its index from the database: any worker of the default queue.
     CLUES_CASE: DEFAULT_QUEUE,
     CLUES_REPORT: DEFAULT_QUEUE,
@@ -62,6 +70,10 @@ QUEUE_OF = {
 
 # Matching by owner kind of a photo or face.
 MATCH_TASK_OF_KIND = {"case": MATCH_CASE, "report": MATCH_REPORT, "lead": MATCH_LEAD}
+
+
+def shard_queue(shard: int) -> str:
+    return f"{SHARD_QUEUE_PREFIX}{shard}"
 
 
 class BrokerBreaker:
@@ -122,7 +134,8 @@ def enqueue(task_name: str, *ids: int) -> bool:
         log.debug("event=enqueue_skipped task=%s ids=%s", task_name, ids)
         return False
     try:
-        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False)
+        # ignore_result: with a result backend configured (shard answers), nothing waits for this one.
+        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False, ignore_result=True)
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         breaker.record(False)
         log.warning("event=enqueue_failed task=%s ids=%s error=%s retry_in_s=%s", task_name, ids,
@@ -237,12 +250,31 @@ def broker_forgot_messages(settings) -> bool:
     return bool(_redis(settings.broker_url).set(BROKER_MARKER_KEY, utcnow().isoformat(), nx=True))
 
 
+def result_backend(settings) -> str | None:
+    """Where shard answers wait for the coordinator: HUIJIA_RESULT_BACKEND, else beside the broker.
+
+    Redis: the broker's own server (keys celery-task-meta-*, expiring); the filesystem broker of
+    `make run`: files under the instance folder. Only the shard search stores a result.
+    """
+    if settings.result_backend:
+        return settings.result_backend
+    if settings.broker_url.startswith(("redis", "rediss")):
+        return settings.broker_url
+    if settings.broker_url.startswith("filesystem"):
+        folder = Path(settings.instance_dir) / "results"
+        folder.mkdir(parents=True, exist_ok=True)
+        return f"file://{folder}"
+    return None
+
+
 def init_celery(app, celery) -> None:
     settings = app.config["HUIJIA"]
     breaker.cooldown = float(settings.broker_retry_seconds)
     celery.conf.update(
         broker_url=settings.broker_url,
-        result_backend=settings.result_backend,
+        result_backend=result_backend(settings),
+        # A shard answer nobody read (its coordinator gave up) is deleted after this long.
+        result_expires=3600,
         task_ignore_result=True,
         task_serializer="json",
         result_serializer="json",
@@ -264,6 +296,8 @@ def init_celery(app, celery) -> None:
             "rebuild-gallery-index": {"task": REBUILD_INDEX, "schedule": 3600.0},
             "erase-biometrics": {"task": ERASE_BIOMETRICS, "schedule": 6 * 3600.0},
             "sweep-deadlines": {"task": SWEEP_DEADLINES, "schedule": 900.0},
+            # Searches a shard did not answer are run again until complete.
+            "sweep-search-gaps": {"task": SWEEP_SEARCH_GAPS, "schedule": float(settings.sweep_interval_seconds)},
             # Description candidates of records changed since read (intake, corrections, imports, lost messages).
             "sweep-clues": {"task": SWEEP_CLUES, "schedule": 120.0},
             # Enrolment threshold and face-search volume per account (services/privacy.py).

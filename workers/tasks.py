@@ -80,10 +80,37 @@ def search_match_lead(lead_id: int) -> dict:
 
 @_task(tasking.REBUILD_INDEX, max_retries=3)
 def search_rebuild_index() -> int:
-    """Beat job: rebuild the index from the database (catches faces the id watermark missed)."""
-    from service.matching import candidates
+    """Beat job: rebuild the index from the database (catches faces the id watermark missed), beside the live one."""
+    from service.matching import scatter
 
-    return candidates.rebuild_indexes()
+    return scatter.rebuild_everywhere(_settings())
+
+
+# A shard's answer is read by a waiting coordinator: stored in the result backend, acknowledged on
+# receipt and never retried (after the budget nobody reads it; the coordinator records the gap instead).
+@_task(tasking.SEARCH_SHARD, ignore_result=False, acks_late=False, autoretry_for=(), max_retries=0)
+def search_shard(shard: int, count: int, engine_version: str, metric: str, vectors: list, k: int,
+                 kind: str | None, exclude_owner: list | None, missing_rows: list | None = None) -> list:
+    """One shard's top-k for the probe vectors (the shard worker of `search.<shard>`)."""
+    from service.matching import scatter
+
+    return scatter.search_shard(int(shard), int(count), engine_version, metric, vectors, int(k), kind, exclude_owner,
+                                missing_rows)
+
+
+@_task(tasking.REBUILD_SHARD, acks_late=False, autoretry_for=(), max_retries=0)
+def search_rebuild_shard(shard: int, count: int) -> int:
+    from service.matching import scatter
+
+    return scatter.rebuild_shard(int(shard), int(count))
+
+
+@_task(tasking.SWEEP_SEARCH_GAPS, max_retries=3)
+def sweep_search_gaps() -> int:
+    """Beat job: run again the matching a gallery shard did not answer."""
+    from service.matching import scatter
+
+    return scatter.sweep_gaps(_settings())
 
 
 @_task(tasking.RUN_JOB, max_retries=5)

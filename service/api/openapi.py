@@ -41,7 +41,7 @@ def components() -> dict:
                 "state": {"type": "string"},
                 "identity_status": {"type": "string", "enum": ["unknown", "self_reported", "confirmed"]},
                 "days_stranded": {"type": "integer"},
-                "matching_status": {"type": "string", "enum": ["pending", "done"]},
+                "matching_status": {"type": "string", "enum": ["pending", "done", "incomplete"]},
                 "photos": {"type": "array", "items": ref("Photo")},
                 "channels": {"type": "array", "items": {"type": "object"}}}},
             # Request bodies, from the field specs.

@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import CandidateMatch, Case, Face, GalleryReport, Photo, SearchChannel
 from ..models.types import utcnow
 from .. import tasking
-from . import evidence
+from . import evidence, scatter
 from .faces import owner_of
 
 log = logging.getLogger(__name__)
@@ -135,8 +135,9 @@ def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
 def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
     from .faces import usable_vectors
 
-    hits = [(probe, hit) for probe, vector in usable_vectors(probes)
-            for hit in cache.search(vector, TOP_K, kind=kind_filter, exclude_owner=exclude_owner)]
+    usable = list(usable_vectors(probes))
+    found = cache.search_many([v for _, v in usable], TOP_K, kind=kind_filter, exclude_owner=exclude_owner) if usable else []
+    hits = [(probe, hit) for (probe, _), row in zip(usable, found) for hit in row]
     # The index is a cache: a face erased (retention) or deselected since it was loaded is skipped here.
     live = set(db.session.scalars(select(Face.id).where(Face.id.in_({h.face_id for _, h in hits}),
                                                         Face.template_id.is_not(None), Face.selected.is_(True)))) if hits else set()
@@ -237,11 +238,12 @@ def match_case(case_id: int, settings, now=None) -> dict:
     engine = engine_for(settings)
     probes = _probe_faces("case", case_id, engine.version)
     outcomes: dict[str, int] = {}
+    cache = None
     if probes:
         from .faces import usable_vectors
         from .index import Row
 
-        cache = index_for(engine)
+        cache = scatter.gallery_for(engine, settings)
         # Reverse matching (a later report) searches the index for this case: its faces may be older than the
         # watermark (handed over from a street lead, chosen by staff), so they are put in if missing.
         cache.add_missing([Row(p.id, "case", case_id, v) for p, v in usable_vectors(probes)])
@@ -265,8 +267,9 @@ def match_case(case_id: int, settings, now=None) -> dict:
             else:
                 result = "owner_closed"
             outcomes[result] = outcomes.get(result, 0) + 1
+    complete = scatter.settle("case", case_id, cache, engine.version, settings, now)
     if not _photos_pending(case_id=case_id):
-        case.matching_status = "done"
+        case.matching_status = "done" if complete else "incomplete"
     if probes:
         _log_face_run(case, engine.version, outcomes.get("new", 0))
     mark_face_channel(case)
@@ -288,8 +291,9 @@ def match_report(report_id: int, settings, now=None) -> dict:
     engine = engine_for(settings)
     probes = _probe_faces("report", report_id, engine.version)
     outcomes: dict[str, int] = {}
+    cache = None
     if probes and report.status == "open":
-        cache = index_for(engine)
+        cache = scatter.gallery_for(engine, settings)
         best = _best_per_owner(cache, probes, "case", None)
         case_ids = [oid for (_kind, oid) in best]
         cases = {c.id: c for c in db.session.scalars(
@@ -308,8 +312,9 @@ def match_report(report_id: int, settings, now=None) -> dict:
             result = _upsert("gallery", case, swapped, fused, engine.version, report=report)
             outcomes[result] = outcomes.get(result, 0) + 1
             mark_face_channel(case)
+    complete = scatter.settle("report", report_id, cache, engine.version, settings, now)
     if not _photos_pending(report_id=report_id):
-        report.matching_status = "done"
+        report.matching_status = "done" if complete else "incomplete"
     db.session.commit()
     log.info("event=match_report report_id=%s probes=%d outcomes=%s ms=%d", report_id, len(probes), outcomes,
              (time.monotonic() - started) * 1000)
@@ -342,9 +347,10 @@ def match_lead(lead_id: int, settings, now=None) -> dict:
     station_id = lead.station_id
     engine = engine_for(settings)
     probes = _probe_faces("lead", lead_id, engine.version)
-    candidates, known = [], False
+    candidates, known, gallery = [], False, None
     if probes:
-        best = _best_per_owner(index_for(engine), probes, None, None)
+        gallery = scatter.gallery_for(engine, settings)
+        best = _best_per_owner(gallery, probes, None, None)
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]
         reports = {r.id: r for r in db.session.scalars(
@@ -372,6 +378,7 @@ def match_lead(lead_id: int, settings, now=None) -> dict:
     lead.face_candidates = candidates[:10]
     lead.face_check = "known" if known else ("not_known" if probes else "no_face")
     lead.face_checked_at = now
+    scatter.settle("lead", lead_id, gallery, engine.version, settings, now)
     db.session.commit()
     log.info("event=match_lead lead_id=%s probes=%d candidates=%d known=%s ms=%d", lead_id, len(probes), len(candidates),
              known, (time.monotonic() - started) * 1000)

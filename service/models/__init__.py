@@ -10,6 +10,7 @@ from .notice import Notice
 from .family_search import DeadlineAlert, FamilyContact
 from .returns import FollowUp, HandoverVerification, ReArrivalAlert
 from .privacy import BiometricBasis, PrivacyAlert, ProcessingRecord
+from .search_gap import SearchGap
 from .station import Station
 from .user import ApiToken, User
 
@@ -41,6 +42,7 @@ __all__ = [
     "PrivacyAlert",
     "ProcessingRecord",
     "SearchChannel",
+    "SearchGap",
     "Station",
     "User",
 ]

@@ -54,6 +54,7 @@ def register_web(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        from ..matching.scatter import missing_shards
         from ..models.types import utcnow
         from ..services.cases import days_stranded
 
@@ -62,7 +63,7 @@ def register_web(app: Flask) -> None:
         return {"current_locale": str(get_locale()), "user_has_role": _has_role, "event_label": event_label,
                 "faces_of": faces_of, "case_days": days_stranded, "now_utc": utcnow, "photo_reason": photo_reason,
                 "may_choose_face": _may_choose_face, "faces_waiting": _faces_waiting, "candidate_faces": candidate_faces,
-                "liveness_banner": liveness_banner}
+                "search_gaps": missing_shards, "liveness_banner": liveness_banner}
 
     @app.get("/")
     @role_required("reporter")

@@ -19,6 +19,8 @@ LABELS = [
     # channels and their states
     _l("portal"), _l("toutiao"), _l("newspaper"), _l("dna"), _l("face"), _l("interview"),
     _l("not_started"), _l("in_progress"), _l("lead"), _l("no_result"), _l("not_applicable"),
+    # matching state beside pending and done: a gallery shard did not answer (service/matching/scatter.py)
+    _l("incomplete"),
     # photo states
     _l("pending"), _l("processed"), _l("no_face"), _l("multiple_faces"), _l("low_quality"), _l("invalid"),
     # field names (errors name the field)

@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .base import DIM, GalleryIndex, Hit, Metric
-from .factory import make_index
+from .factory import EXACT_LIMIT, make_index
 from .owners import KINDS, Kind
 from .shards import Shard
 
@@ -56,24 +56,31 @@ class IndexCache:
         batch_size: int = 10_000,
         shard: Shard | None = None,
         dim: int = DIM,
+        exact_limit: int = EXACT_LIMIT,
     ) -> None:
         self.engine = engine
         self.metric: Metric = metric
         self.dim = dim
         self._load = load
-        self._factory = factory or (lambda: make_index(n_expected, metric, dim=dim))
+        self._n_expected = n_expected
+        self._exact_limit = exact_limit
+        # A given factory is used as is; the default one picks exact or IVF by the gallery's size.
+        self._custom_factory = factory
         self._batch_size = batch_size
         self._shard = shard
         # _lock guards the index and the bookkeeping below; it is held per batch, never across a
-        # loader call. _update_lock lets one refresh or rebuild run at a time while searches go on.
+        # loader call. _refresh_lock lets one refresh run at a time and _rebuild_lock one rebuild:
+        # a rebuild loads a fresh index beside the live one, so searches and refreshes go on meanwhile.
         self._lock = threading.Lock()
-        self._update_lock = threading.Lock()
-        self._index = self._factory()
+        self._refresh_lock = threading.Lock()
+        self._rebuild_lock = threading.Lock()
+        self._index = self._make_index(n_expected)
         self._watermark = NOTHING_SEEN
         # Dropped ids above the watermark: a load that raced the delete must not bring them back.
         self._tombstones: set[int] = set()
-        # Ids dropped while a rebuild loads its fresh index; applied to it before the swap.
+        # Ids dropped, and rows refreshed in, while a rebuild loads its fresh index; applied to it before the swap.
         self._rebuild_drops: set[int] | None = None
+        self._rebuild_adds: list[Row] | None = None
         self._loaded = False
 
     def __len__(self) -> int:
@@ -95,9 +102,17 @@ class IndexCache:
         with self._lock:
             return self._index.memory_bytes()
 
+    @property
+    def rebuilding(self) -> bool:
+        return self._rebuild_lock.locked()
+
+    def index_type(self) -> str:
+        with self._lock:
+            return self._index.type_name
+
     def refresh(self) -> int:
         """Add faces newer than the watermark; returns how many were added."""
-        with self._update_lock:
+        with self._refresh_lock:
             started = time.perf_counter()
             added, _ = self._pull(self.watermark, self._apply_live)
             self._loaded = True
@@ -107,32 +122,65 @@ class IndexCache:
                 "event=index_refresh engine=%s metric=%s added=%d total=%d watermark=%d ms=%d",
                 self.engine, self.metric, added, len(self), self.watermark, _ms(started),
             )
-            return added
+        if self._outgrown():
+            self.rebuild_in_background()
+        return added
 
     def rebuild(self) -> int:
-        """Load everything into a fresh index, then swap it in; searches use the old one meanwhile."""
-        with self._update_lock:
+        """Load everything into a fresh index, then swap it in; searches and refreshes use the old one meanwhile."""
+        with self._rebuild_lock:
             started = time.perf_counter()
-            fresh = self._factory()
+            fresh = self._make_index(len(self))
             with self._lock:
-                self._rebuild_drops = set()
+                self._rebuild_drops, self._rebuild_adds = set(), []
             try:
                 _, top = self._pull(NOTHING_SEEN, lambda rows, top: self._add_rows(fresh, rows))
                 with self._lock:
-                    assert self._rebuild_drops is not None
+                    assert self._rebuild_drops is not None and self._rebuild_adds is not None
                     late = self._rebuild_drops | self._tombstones
+                    # Rows a refresh brought in meanwhile (newer than the rebuild's last page, or
+                    # committed late below it) are in the old index: they must not vanish at the swap.
+                    seen = [row for row in self._rebuild_adds if row.face_id not in late and row.face_id not in fresh]
+                    self._add_rows(fresh, seen)
                     fresh.remove(list(late))
-                    self._index, self._watermark = fresh, top
+                    watermark = max(top, self._watermark)
+                    self._index, self._watermark = fresh, watermark
                     self._loaded = True
-                    self._tombstones = {i for i in late if i > top}
+                    self._tombstones = {i for i in late if i > watermark}
             finally:
                 with self._lock:
-                    self._rebuild_drops = None
+                    self._rebuild_drops, self._rebuild_adds = None, None
             log.info(
-                "event=index_rebuild engine=%s metric=%s total=%d watermark=%d ms=%d",
-                self.engine, self.metric, len(self), self.watermark, _ms(started),
+                "event=index_rebuild engine=%s metric=%s type=%s total=%d watermark=%d ms=%d",
+                self.engine, self.metric, fresh.type_name, len(self), self.watermark, _ms(started),
             )
             return len(self)
+
+    def rebuild_in_background(self) -> threading.Thread | None:
+        """Start rebuild() in a thread unless one is running; searches never wait for it."""
+        if self._rebuild_lock.locked():
+            return None
+        thread = threading.Thread(target=self._rebuild_logged, name=f"index-rebuild-{self.engine}", daemon=True)
+        thread.start()
+        return thread
+
+    def _rebuild_logged(self) -> None:
+        try:
+            self.rebuild()
+        except Exception:  # a thread's exception would vanish: the next rebuild tries again
+            log.exception("event=index_rebuild_failed engine=%s", self.engine)
+
+    def _make_index(self, n: int) -> GalleryIndex:
+        if self._custom_factory is not None:
+            return self._custom_factory()
+        return make_index(max(self._n_expected, n), self.metric, dim=self.dim, exact_limit=self._exact_limit)
+
+    def _outgrown(self) -> bool:
+        """An exact index grown past EXACT_LIMIT: rebuild it as IVF (beside it, so searches go on)."""
+        if self._custom_factory is not None or self._rebuild_lock.locked():
+            return False
+        with self._lock:
+            return self._index.type_name == "exact" and len(self._index) > self._exact_limit
 
     def add_missing(self, rows: Sequence[Row]) -> int:
         """Add these faces unless already indexed; returns how many were added.
@@ -146,6 +194,8 @@ class IndexCache:
             for kind, owner_id in {(row.kind, row.owner_id) for row in rows}:
                 present.update(self._index.face_ids_of(kind, owner_id))
             fresh = [row for row in rows if row.face_id not in present and row.face_id not in self._tombstones]
+            if self._rebuild_adds is not None:  # a rebuild loading meanwhile must keep them too
+                self._rebuild_adds.extend(fresh)
             return self._add_rows(self._index, fresh)
 
     def drop(self, face_ids: Iterable[int]) -> int:
@@ -226,6 +276,8 @@ class IndexCache:
         with self._lock:
             fresh = [row for row in rows if row.face_id not in self._tombstones]
             added = self._add_rows(self._index, fresh)
+            if self._rebuild_adds is not None:
+                self._rebuild_adds.extend(fresh)
             self._watermark = top
             # Loads never revisit ids at or below the watermark, so their tombstones can go.
             self._tombstones = {i for i in self._tombstones if i > top}

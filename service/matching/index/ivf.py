@@ -30,11 +30,13 @@ def nlist_for(n_expected: int) -> int:
 
 
 def nprobe_for(nlist: int) -> int:
-    """Probe 1/8 of the lists: recall beats speed when a miss is a person not found.
+    """Probe 1/5 of the lists: recall beats speed when a miss is a person not found.
 
-    On the 1M synthetic benchmark this gives recall@10 ~0.97 vs exact at ~3 ms a query.
+    IVF switches on above EXACT_LIMIT faces a shard. At 2.5M faces (nlist 1581, bench/results/shards.md)
+    1/8 of the lists gave recall@10 0.971 vs exact, 1/6 0.986, 1/5 0.993 at ~15 ms of one core a query;
+    recall at a fixed fraction grows with the gallery (1/8 gave 0.9925 at 10M), so 1/5 keeps >= 0.99 above.
     """
-    return int(min(nlist, max(16, nlist // 8)))
+    return int(min(nlist, max(16, nlist // 5)))
 
 
 class IVFIndex(GalleryIndex):

@@ -150,6 +150,50 @@ def test_a_drop_during_rebuild_reaches_the_new_index():
     assert len(cache) == 29
 
 
+def test_searches_and_refreshes_go_on_during_a_rebuild():
+    """A rebuild loads beside the live index: a search and a refresh meanwhile neither wait nor lose faces."""
+    db = FakeGallery()
+    db.insert(range(1, 31))
+    cache = _cache(db)
+    cache.refresh()
+    in_rebuild, release = threading.Event(), threading.Event()
+
+    def hold_the_rebuild() -> None:
+        if threading.current_thread().name.startswith("index-rebuild"):
+            in_rebuild.set()
+            assert release.wait(10)
+
+    db.before_load = hold_the_rebuild
+    thread = cache.rebuild_in_background()
+    assert thread is not None and in_rebuild.wait(10)
+    assert cache.rebuilding and cache.rebuild_in_background() is None
+    # The rebuild is stuck in its loader: a search answers, and a refresh adds a new face.
+    assert cache.search(db.vector(7), 1)[0].face_id == 7
+    db.insert([40], seed=4)
+    assert cache.refresh() == 1
+    assert cache.search(db.vector(40), 1)[0].face_id == 40
+    release.set()
+    thread.join(10)
+    assert not cache.rebuilding
+    # The face refreshed in while the rebuild loaded survives the swap.
+    assert cache.search(db.vector(40), 1)[0].face_id == 40
+    assert (len(cache), cache.watermark) == (31, 40)
+
+
+def test_an_exact_index_outgrown_is_rebuilt_as_ivf():
+    db = FakeGallery()
+    db.insert(range(1, 200))
+    cache = IndexCache("sface", "cosine", db.load, batch_size=50, exact_limit=100)
+    assert cache.index_type() == "exact"
+    cache.refresh()
+    for _ in range(100):
+        if cache.index_type() == "ivf" and not cache.rebuilding:
+            break
+        threading.Event().wait(0.05)
+    assert cache.index_type() == "ivf" and len(cache) == 199
+    assert cache.search(db.vector(150), 1)[0].face_id == 150
+
+
 def test_malformed_rows_are_skipped_not_retried():
     db = FakeGallery()
     db.insert(range(1, 5))

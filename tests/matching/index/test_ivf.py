@@ -64,4 +64,4 @@ def test_nprobe_is_clamped_and_defaults_scale():
     ivf.nprobe = 1000
     assert ivf.nprobe == 64
     assert nlist_for(1_000_000) == 1000 and nlist_for(10) == 64
-    assert nprobe_for(1000) == 125 and nprobe_for(64) == 16
+    assert nprobe_for(1000) == 200 and nprobe_for(1581) == 316 and nprobe_for(64) == 16
