@@ -38,6 +38,8 @@ class Verification:
 
 def check_evidence(evidence, minor: bool) -> frozenset[str]:
     """The evidence kinds, cleaned; refuses too little for the person."""
+    if any(e is not None and not isinstance(e, str) for e in evidence or ()):
+        raise InvalidVerification("each evidence kind is a word, e.g. dna or hukou", "evidence")
     kinds = frozenset(e for e in evidence or () if e)
     unknown = sorted(kinds - set(EVIDENCE_KINDS))
     if unknown:

@@ -20,6 +20,8 @@ def test_verification_errors_and_a_minors_approval(api, db):
     child = _case(api, age_min=12, age_max=13)
     bad = api["staff"].post(f"/api/v1/cases/{child}/verifications", json={"evidence": "dna_match"})
     assert bad.status_code == 422 and bad.get_json()["error"]["field"] == "evidence"
+    nested = api["staff"].post(f"/api/v1/cases/{child}/verifications", json={"evidence": [[None, None]]})
+    assert nested.status_code == 422 and nested.get_json()["error"]["field"] == "evidence"
     weak = api["staff"].post(f"/api/v1/cases/{child}/verifications", json={"evidence": ["video_call"]})
     assert weak.status_code == 422 and weak.get_json()["error"]["code"] == "invalid_verification"
     made = api["staff"].post(f"/api/v1/cases/{child}/verifications",

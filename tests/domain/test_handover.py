@@ -68,6 +68,8 @@ def test_evidence_is_checked_when_recorded():
         check_evidence(["palm_reading"], minor=False)
     with pytest.raises(InvalidVerification, match="DNA match or the police"):
         check_evidence(["id_check", "video_call", "family_photos"], minor=True)
+    with pytest.raises(InvalidVerification, match="each evidence kind is a word"):
+        check_evidence([[None, None]], minor=False)  # found by the API fuzzer: was a 500
 
 
 def test_the_approver_is_a_supervisor_other_than_the_checker():

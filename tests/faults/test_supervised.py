@@ -36,13 +36,21 @@ CLERK_PASSWORD = "a-long-password-for-clerk"
 
 
 class Clerks:
-    """Threads registering arrivals through the API, each answer kept with its timing."""
+    """Threads registering arrivals through the API, each answer kept with its timing.
 
-    def __init__(self, base: str, token: str, photos: list[bytes], threads: int):
+    The last `held_back` arrivals wait for release(): a fault window then has registrations in it however
+    fast the machine answers the others (a quick CI host once finished them all before the outage began).
+    """
+
+    def __init__(self, base: str, token: str, photos: list[bytes], threads: int, held_back: int = 0):
         self.base, self.auth, self.photos = base, {"Authorization": f"Bearer {token}"}, photos
         self.answers: list[dict] = []
         self.lock = threading.Lock()
         self.next = 0
+        self.held_from = len(photos) - held_back
+        self.released = threading.Event()
+        if not held_back:
+            self.released.set()
         self.threads = [threading.Thread(target=self._work, daemon=True) for _ in range(threads)]
 
     def start(self) -> None:
@@ -56,6 +64,8 @@ class Clerks:
                     i, self.next = self.next, self.next + 1
                 if i >= len(self.photos):
                     return
+                if i >= self.held_from:
+                    self.released.wait()
                 started = time.monotonic()
                 try:
                     resp = http.post(f"{self.base}/api/v1/cases", headers=self.auth, timeout=120,
@@ -67,6 +77,9 @@ class Clerks:
                 answer.update(i=i, started=started, ms=(time.monotonic() - started) * 1000)
                 with self.lock:
                     self.answers.append(answer)
+
+    def release(self) -> None:
+        self.released.set()
 
     def join(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -196,7 +209,8 @@ def test_workers_and_beat_killed_and_redis_stopped_in_one_run(test_env, tmp_path
     token, _ = issue_token(users["staff"], 1)
     try:
         stack.wait_ready()
-        clerks = Clerks(stack.base, token, small_photos(faces_dir, arrivals, side=800), threads=6)
+        clerks = Clerks(stack.base, token, small_photos(faces_dir, arrivals, side=800), threads=6,
+                        held_back=24)
         clerks.start()
         wait_for(lambda: _processed(engine) >= 3, 120, what=f"photos processed\n{stack.proc.tail()}")
         killed = stack.kill_background()
@@ -206,6 +220,8 @@ def test_workers_and_beat_killed_and_redis_stopped_in_one_run(test_env, tmp_path
         redis.stop()  # SIGKILL, no persistence: every message it held is gone
         down_at = time.monotonic()
         wait_for(lambda: stack.health()["broker"] == "down", 30, what="/healthz to see the broker down")
+        time.sleep(max(0.0, down_at + 1.5 - time.monotonic()))
+        clerks.release()  # the held-back arrivals are registered while the broker is down
         time.sleep(max(0.0, outage - (time.monotonic() - down_at)))
         redis.start()
         up_at = time.monotonic()
