@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# make test: the whole suite against real PostgreSQL and Redis.
+# make test: the whole suite against real PostgreSQL and Redis (also run directly: scripts/test.sh [pytest args]).
 # Uses HUIJIA_TEST_DATABASE_URL / HUIJIA_TEST_REDIS_URL (defaults: 127.0.0.1:5432 db test, 127.0.0.1:6379/15);
 # when nothing answers there, starts throwaway servers from the installed binaries.
 set -uo pipefail
@@ -48,6 +48,15 @@ if ! redis_alive "$HUIJIA_TEST_REDIS_URL"; then
   fi
   redis_alive "$HUIJIA_TEST_REDIS_URL" || { echo "FATAL: no Redis at $HUIJIA_TEST_REDIS_URL and no redis-server binary to start one (apt-get install redis-server)"; exit 2; }
 fi
+
+# Page tests expect Chinese: compile the catalogs when one is missing or older than its .po (fast; a no-op
+# after `make test`, whose install-dev has just compiled them).
+for po in service/translations/*/LC_MESSAGES/messages.po; do
+  if [ "$po" -nt "${po%.po}.mo" ]; then
+    .venv/bin/pybabel -q compile -d service/translations || { echo "FATAL: pybabel compile failed"; exit 2; }
+    break
+  fi
+done
 
 # Browser tests drive Debian's Chromium (never Playwright's own download).
 if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
