@@ -119,15 +119,10 @@ class CaseClues:
 
 
 @dataclass(frozen=True)
-class ReportClues:
-    sex: str = "unknown"
+class ReportClues(fusion.ReportAttrs):
+    """A report's facts (those the face channel reads too) and what else it says of the person and the family."""
+
     name: str | None = None
-    birth_date: date | None = None
-    age_at_missing: int | None = None
-    missing_since: date | None = None
-    missing_place: str | None = None
-    hometown: str | None = None
-    marks: str | None = None
     description: str | None = None
     contact_name: str | None = None
     relatives: tuple[str, ...] = ()
@@ -347,8 +342,8 @@ def score(case: Profile, report: Profile, on: date | None = None, quick: bool = 
 
     `quick`: a pair that cannot be proposed (sex differs, nothing identifies it) returns NOT_PROPOSED
     without the rest of its evidence (ranking thousands of records)."""
-    known_sex = case.sex in ("male", "female") and report.sex in ("male", "female")
-    if quick and known_sex and case.sex != report.sex:
+    sex = fusion.sex_verdict(case.sex, report.sex)
+    if quick and sex == "disagree":
         return NOT_PROPOSED
     signals = _identifying(case, report)
     if quick and not _identified(signals):
@@ -359,12 +354,11 @@ def score(case: Profile, report: Profile, on: date | None = None, quick: bool = 
     on = on or c_attrs.seen_on or _date(case.found_on) or date.today()
 
     # Sex: a veto when both are known and differ.
-    if known_sex:
-        if case.sex != report.sex:
-            vetoes.append(f"sex differs ({case.sex} / {report.sex})")
-            signals.append(_sig("gender", case.sex, report.sex, "disagree"))
-        else:
-            signals.append(_sig("gender", case.sex, report.sex, "agree", "agree"))
+    if sex == "disagree":
+        vetoes.append(f"sex differs ({case.sex} / {report.sex})")
+        signals.append(_sig("gender", case.sex, report.sex, "disagree"))
+    elif sex == "agree":
+        signals.append(_sig("gender", case.sex, report.sex, "agree", "agree"))
 
     # Found before going missing: a different person.
     found, since = _date(case.found_on), _date(report.missing_since)
@@ -374,16 +368,13 @@ def score(case: Profile, report: Profile, on: date | None = None, quick: bool = 
     # Age plausible at the arrival date (the report's age grows with the years since).
     c_age, r_age = fusion.case_age(c_attrs, on), fusion.report_age(r_attrs, on)
     if c_age and r_age is not None:
-        lo, hi = c_age
-        tol = fusion.tolerance(r_age)
         shown = (fusion._fmt_range(c_age), str(r_age))
-        if lo - tol <= r_age <= hi + tol:
-            signals.append(_sig("age", *shown, "agree", "agree"))
-        elif lo - 2 * tol <= r_age <= hi + 2 * tol:
-            signals.append(_sig("age", *shown, "disagree", "disagree"))
-        else:
+        verdict = fusion.age_verdict(fusion.age_gap(c_age, (r_age, r_age)), fusion.tolerance(r_age))
+        if verdict == "impossible":
             vetoes.append(f"age {r_age} cannot be the estimated {shown[0]}")
             signals.append(_sig("age", *shown, "disagree"))
+        else:
+            signals.append(_sig("age", *shown, verdict, verdict))
 
     # Accent → province, against the report's home province.
     report_provinces = {c[:2] + "0000" for c in report.places}

@@ -77,6 +77,23 @@ def tolerance(age: int) -> int:
     return 10 if age >= ELDERLY_AGE else 8
 
 
+def sex_verdict(a: str, b: str) -> str:
+    """agree or disagree when both sexes are known (a disagreement vetoes the pair), else unknown."""
+    if a not in ("male", "female") or b not in ("male", "female"):
+        return "unknown"
+    return "agree" if a == b else "disagree"
+
+
+def age_gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Years between two age ranges; 0 when they overlap."""
+    return max(b[0] - a[1], a[0] - b[1], 0)
+
+
+def age_verdict(gap: int, tol: int) -> str:
+    """Ages `gap` years apart: agree within the tolerance, disagree within twice it, else impossible (a veto)."""
+    return "agree" if gap <= tol else "disagree" if gap <= 2 * tol else "impossible"
+
+
 def _years(start: date, end: date) -> int:
     return end.year - start.year - ((end.month, end.day) < (start.month, start.day))
 
@@ -212,11 +229,10 @@ def _decide(distance, cuts, agreement: list[Agreement], vetoes: list[str], reaso
 
 
 def _sex(a: str, b: str, vetoes: list[str]) -> Agreement:
-    known = a in ("male", "female") and b in ("male", "female")
-    if known and a != b:
+    verdict = sex_verdict(a, b)
+    if verdict == "disagree":
         vetoes.append(f"sex differs ({a} / {b})")
-        return Agreement("gender", a, b, "disagree")
-    return Agreement("gender", a, b, "agree" if known else "unknown")
+    return Agreement("gender", a, b, verdict)
 
 
 def _age(case_range: tuple[int, int] | None, other: int | None, vetoes: list[str], reasons: list[str]) -> Agreement:
@@ -224,14 +240,12 @@ def _age(case_range: tuple[int, int] | None, other: int | None, vetoes: list[str
         return Agreement("age", _fmt_range(case_range), None if other is None else str(other), "unknown")
     lo, hi = case_range
     tol = tolerance(other)
-    shown = _fmt_range(case_range), str(other)
-    if lo - tol <= other <= hi + tol:
-        return Agreement("age", *shown, "agree")
-    if lo - 2 * tol <= other <= hi + 2 * tol:
+    verdict = age_verdict(age_gap(case_range, (other, other)), tol)
+    if verdict == "disagree":
         reasons.append(f"age {other} is outside the estimate {lo}–{hi} ± {tol}")
-        return Agreement("age", *shown, "disagree")
-    vetoes.append(f"age {other} cannot be the estimated {lo}–{hi}")
-    return Agreement("age", *shown, "disagree")
+    elif verdict == "impossible":
+        vetoes.append(f"age {other} cannot be the estimated {lo}–{hi}")
+    return Agreement("age", _fmt_range(case_range), str(other), "agree" if verdict == "agree" else "disagree")
 
 
 def _fmt_range(r):
@@ -277,12 +291,10 @@ def fuse_arrivals(distance: float, thresholds: dict, newer: CaseAttrs, older: Ca
     on = newer.seen_on or older.seen_on or date.today()
     n_age, o_age = case_age(newer, on), case_age(older, on)
     if n_age and o_age:
-        overlap_gap = max(o_age[0] - n_age[1], n_age[0] - o_age[1], 0)
-        tol = tolerance(min(n_age[0], o_age[0]))
-        verdict = "agree" if overlap_gap <= tol else "disagree"
-        if overlap_gap > 2 * tol:
+        verdict = age_verdict(age_gap(n_age, o_age), tolerance(min(n_age[0], o_age[0])))
+        if verdict == "impossible":
             vetoes.append(f"ages {_fmt_range(n_age)} and {_fmt_range(o_age)} cannot be one person")
-        age = Agreement("age", _fmt_range(n_age), _fmt_range(o_age), verdict)
+        age = Agreement("age", _fmt_range(n_age), _fmt_range(o_age), "agree" if verdict == "agree" else "disagree")
     else:
         age = Agreement("age", _fmt_range(n_age), _fmt_range(o_age), "unknown")
     agreement = [
