@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import clue_data as gen  # noqa: E402
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 from service.domain import clues as rules  # noqa: E402
 
 ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -95,32 +96,9 @@ def write_calibration(result: dict) -> None:
 # ---------------------------------------------------------------- the real path (PostgreSQL)
 
 
-def _fresh_database() -> str:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    return sa.engine.make_url(ADMIN_URL).set(database=DB_NAME).render_as_string(hide_password=False)
-
-
-def _drop_database() -> None:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def _app(url: str):
     os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
                        "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(OUT / "tmp")})
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["database_url"] = url
-    command.upgrade(cfg, "head")
     from service import create_app
 
     return create_app()
@@ -191,9 +169,8 @@ def _pct(values, q):
 
 def run(seed: int, n_reports: int, n_pairs: int, latency_reports: int) -> dict:
     load_before = " ".join(f"{x:.1f}" for x in os.getloadavg())  # latencies are only as quiet as the host
-    url = _fresh_database()
     try:
-        app = _app(url)
+        app = _app(create_database(ADMIN_URL, DB_NAME))
         from service.extensions import db
         from service.models import Station
 
@@ -256,7 +233,7 @@ def run(seed: int, n_reports: int, n_pairs: int, latency_reports: int) -> dict:
                                "false_per_case_p95_at_latency": _pct(false_big, 0.95)})
         return result
     finally:
-        _drop_database()
+        drop_database(ADMIN_URL, DB_NAME)
 
 
 def write(result: dict) -> None:

@@ -42,6 +42,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.calibrate import DEFAULT_FACES, EAST_ASIAN, read_manifest  # noqa: E402
 from bench.operating_point import sex  # noqa: E402
+from bench.scratch_db import create_database, drop_database  # noqa: E402
 
 log = logging.getLogger("e2e_bench")
 
@@ -59,40 +60,6 @@ EXAMPLES = 15
 
 
 # -- database and app
-
-
-def create_database(admin_url: str, name: str) -> str:
-    """A fresh database `name` migrated to head by Alembic; returns its URL."""
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    url = sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    return url
-
-
-def drop_database(admin_url: str, name: str) -> None:
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
-
-def upgrade(url: str) -> None:
-    """The migrations, applied as tests/conftest.py applies them."""
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(PROJECT_ROOT / "migrations" / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    cfg.attributes["database_url"] = url
-    command.upgrade(cfg, "head")
 
 
 def bench_env(database_url: str, redis_url: str, instance: Path, engine: str) -> dict[str, str]:

@@ -23,39 +23,17 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.scratch_db import create_database, drop_database  # noqa: E402
+
 ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DB_NAME = "huijia_bench_queues"
 
 
-def _fresh_database() -> str:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{DB_NAME}"'))
-    admin.dispose()
-    return sa.engine.make_url(ADMIN_URL).set(database=DB_NAME).render_as_string(hide_password=False)
-
-
-def _drop_database() -> None:
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def measure(cases_list: list[int], repeat: int) -> list[dict]:
-    url = _fresh_database()
+    url = create_database(ADMIN_URL, DB_NAME)
     os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
                        "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
                        "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(ROOT / "bench" / "results" / "tmp")})
-    from alembic import command
-    from alembic.config import Config
-
-    cfg = Config(str(ROOT / "migrations" / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["database_url"] = url
-    command.upgrade(cfg, "head")
-
     from service import create_app
     from service.demo import load_demo
     from service.domain.lifecycle import SEARCHING
@@ -99,7 +77,7 @@ def measure(cases_list: list[int], repeat: int) -> list[dict]:
                              "ms_p50": round(statistics.median(times), 1), "ms_max": round(max(times), 1),
                              "sql_statements": int(statistics.median(counts)), "rows": size})
                 print(json.dumps(rows[-1]), flush=True)
-    _drop_database()
+    drop_database(ADMIN_URL, DB_NAME)
     return rows
 
 

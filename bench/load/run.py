@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
+from bench.scratch_db import create_database, drop_database, upgrade  # noqa: E402
 from tests.support.procs import VENV_BIN, Proc, ThrowawayRedis, child_env, spare_port, wait_for  # noqa: E402
 
 FACES = Path(os.environ.get("HUIJIA_FACES", ROOT.parent / "shared" / "faces"))
@@ -59,12 +60,7 @@ class Database:
         self.name = name
         self.cluster = None
         try:
-            admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-            admin.dispose()
-            self.url = sa.engine.make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+            self.url = create_database(ADMIN_URL, name, migrate=False)  # seed() migrates, here or on the cluster
             self.where = f"shared server, database {name}"
         except sa.exc.OperationalError:
             from tests.faults.servers import ThrowawayPostgres
@@ -78,10 +74,7 @@ class Database:
         if self.cluster is not None:
             self.cluster.destroy()
             return
-        admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_database(ADMIN_URL, self.name)
 
 
 def seed(url: str, clerks: int) -> dict[str, list[str]]:
@@ -91,9 +84,8 @@ def seed(url: str, clerks: int) -> dict[str, list[str]]:
 
     from service.models import ApiToken, Station, User
     from service.services.users import token_digest
-    from tests.conftest import _upgrade
 
-    _upgrade(url)
+    upgrade(url)
     engine = sa.create_engine(url)
     tokens: dict[str, list[str]] = {"staff": [], "supervisor": []}
     hashed = PasswordHasher().hash(secrets.token_urlsafe(16))
