@@ -40,7 +40,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench.load.run import FACES, Database, seed  # noqa: E402
-from tests.faults.servers import Supervised, ThrowawayRedis, stack_env, wait_for  # noqa: E402
+from tests.faults.servers import Supervised, ThrowawayRedis, small_photos, stack_env, wait_for  # noqa: E402
 
 TARGETS = {"intake_p95_outage_ms": 2000, "requeued_after_return_s": 60}
 FINISHED = ("processed", "no_face", "multiple_faces", "low_quality", "invalid")
@@ -51,23 +51,10 @@ def log(msg: str) -> None:
 
 
 def photos(count: int, side: int) -> list[bytes]:
-    """Dev-set faces resized as a phone sends them, each upload its own bytes."""
-    import io
-
-    from PIL import Image
-
-    files = sorted(FACES.glob("*/*.jpg"))
-    if not files:
+    """Every dev-set photo, resized as a phone sends it, each upload its own bytes."""
+    if not any(FACES.glob("*/*.jpg")):
         raise SystemExit(f"no dev-set photos at {FACES} (set HUIJIA_FACES)")
-    out = []
-    for i in range(count):
-        with Image.open(files[i % len(files)]) as img:
-            img = img.convert("RGB")
-            img.thumbnail((side, side))
-            buf = io.BytesIO()
-            img.save(buf, "JPEG", quality=85 + (i // len(files)) % 10)
-            out.append(buf.getvalue())
-    return out
+    return small_photos(FACES, count, side, pattern="*/*.jpg", qualities=range(85, 95))
 
 
 class Clients:

@@ -114,11 +114,13 @@ def migrate_and_seed(url: str, users: dict[str, tuple[str, str | None]]) -> None
         engine.dispose()
 
 
-def small_photos(faces_dir: Path, count: int, side: int = 320) -> list[bytes]:
-    """`count` small real face photos (JPEG, longest side `side`), each with distinct bytes."""
+def small_photos(faces_dir: Path, count: int, side: int = 320, pattern: str = "*/1.jpg",
+                 qualities: range = range(80, 95)) -> list[bytes]:
+    """`count` small real face photos (JPEG, longest side `side`) of the files matching `pattern`, each with
+    distinct bytes (as a phone sends them; also bench/faults_bench.py)."""
     from PIL import Image
 
-    files = sorted(faces_dir.glob("*/1.jpg"))
+    files = sorted(faces_dir.glob(pattern))
     out = []
     for i in range(count):
         with Image.open(files[i % len(files)]) as img:
@@ -126,7 +128,7 @@ def small_photos(faces_dir: Path, count: int, side: int = 320) -> list[bytes]:
             img.thumbnail((side, side))
             buf = io.BytesIO()
             # A different quality per lap makes every upload its own content (its own file and hash).
-            img.save(buf, "JPEG", quality=80 + (i // len(files)) % 15)
+            img.save(buf, "JPEG", quality=qualities[(i // len(files)) % len(qualities)])
             out.append(buf.getvalue())
     return out
 
