@@ -13,12 +13,17 @@ from ..extensions import db
 from ..models import Photo
 
 
-def queue_photos(photo_ids: list[int]) -> bool:
-    """Send each photo to the workers; False if any did not go (those wait for the sweeper, marked unsent)."""
+def send_photos(photo_ids: list[int]) -> list[int]:
+    """Send each photo to the workers; those that did not go are marked unsent (for the sweeper) and returned."""
     unsent = [pid for pid in photo_ids if not tasking.enqueue(tasking.PROCESS_PHOTO, pid)]
     if unsent:
         mark_unsent(unsent)
-    return not unsent
+    return unsent
+
+
+def queue_photos(photo_ids: list[int]) -> bool:
+    """Send each photo to the workers; False if any did not go (those wait for the sweeper, marked unsent)."""
+    return not send_photos(photo_ids)
 
 
 def mark_unsent(photo_ids: list[int]) -> None:

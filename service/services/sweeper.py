@@ -20,7 +20,7 @@ from ..matching import photos
 from ..models import Job
 from ..models.types import utcnow
 from . import liveness, uploads
-from .queueing import mark_unsent
+from .queueing import send_photos
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +39,7 @@ def sweep(settings) -> int:
     match_age = _resend_after(settings, broker, tasking.SEARCH_QUEUE, forgot)
 
     photo_ids = photos.stale_pending_photos(photo_age)  # also every photo never sent (queued_at NULL)
-    unsent = [pid for pid in photo_ids if not tasking.enqueue(tasking.PROCESS_PHOTO, pid)]
-    if unsent:
-        mark_unsent(unsent)  # still not taken: the next sweep tries them first again
+    unsent = send_photos(photo_ids)  # those still not taken are marked: the next sweep tries them first again
     if photo_ids:
         log.info("event=sweep_requeued count=%d unsent=%d age_s=%s", len(photo_ids), len(unsent), photo_age)
 
