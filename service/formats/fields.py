@@ -70,17 +70,6 @@ REPORT_FIELDS = {
     "external_id": Text(120, "the sender's id: the same (source, external_id) twice is one report"),
 }
 
-_TIMESTAMP = Timestamp()
-
-
-def parse_timestamp(value, field: str):
-    """One timestamp of a request (InvalidValue naming `field` when refused)."""
-    try:
-        return _TIMESTAMP(value)
-    except ValueError as exc:
-        raise InvalidValue(str(exc), field) from exc
-
-
 def parse_case_fields(raw: dict) -> dict:
     """Typed values for the known case fields present in `raw`; blank optional text becomes None."""
     return parse_fields(CASE_FIELDS, raw)
@@ -111,8 +100,8 @@ PATROL_FIELDS = {
     "people_brought_in": Whole(0, 1000),
     "note": Text(2000),
 }
-# A street lead as a reporter's phone sends it (multipart form). services/leads.py still reads these
-# fields by hand; the spec documents them and a test holds it to what the API reads.
+# A street lead as a reporter's phone sends it (multipart form); services/leads.py validates with it (a GPS
+# accuracy outside its bounds is brought to the bound there, not refused).
 LEAD_FIELDS = {
     "source": Choice(lead_rules.SOURCES, description="staff only: a reporter's source is their account's"),
     "seen_at": Timestamp("within the last 7 days; default: now"),

@@ -17,7 +17,8 @@ from ..domain import leads as lead_rules
 from ..domain.deadlines import CHINA_TZ
 from ..domain.errors import Conflict, InvalidValue, NotFound
 from ..extensions import db
-from ..formats.fields import LEAD_FIELDS, parse_timestamp
+from ..formats.fields import LEAD_FIELDS
+from ..formats.values import parse_fields
 from ..matching import faces
 from ..models import Campaign, Case, CaseEvent, Lead, Photo, Station, User
 from ..models.types import utcnow
@@ -54,24 +55,15 @@ def _text(raw: dict, name: str, limit: int) -> str | None:
     return value or None
 
 
-def _flags(raw: dict) -> list[str]:
-    value = raw.get("urgency")
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise InvalidValue("urgency must be a list of flags", "urgency")
-    return lead_rules.clean_flags(value)
-
-
-def _number(raw: dict, name: str):
-    value = raw.get(name)
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise InvalidValue(f"{name} must be a number", name)
-    return value
+def _accuracy_within_bounds(raw: dict) -> dict:
+    """A GPS accuracy outside the spec's bounds is stored at the bound, not refused: a phone's poor fix must not
+    cost the lead. What is not a number is left for the spec to refuse."""
+    value, spec = raw.get("accuracy_m"), LEAD_FIELDS["accuracy_m"]
+    try:
+        number = None if isinstance(value, bool) else float(value)
+    except (TypeError, ValueError):
+        number = None
+    return raw if number is None else {**raw, "accuracy_m": max(spec.lo, min(number, spec.hi))}
 
 
 def active_campaign(station_id: int, at: datetime) -> Campaign | None:
@@ -95,25 +87,22 @@ def report_lead(actor: User, raw: dict, uploads: list[Upload], settings, idempot
             return Report(existing, created=False, queued=True)
     if actor.station_id is None:
         raise InvalidValue("this user belongs to no station", "station")
-    # A reporter's source is their account's (a volunteer cannot file as police); staff may say.
-    source = (actor.reporter_source or "other") if not actor.has_role("staff") else (_text(raw, "source", 20) or "patrol")
+    # A reporter's source is their account's (a volunteer cannot file as police): theirs is not read. Staff may say.
+    staff = actor.has_role("staff")
+    values = parse_fields(LEAD_FIELDS, {k: v for k, v in _accuracy_within_bounds(raw).items() if staff or k != "source"})
+    source = (values.get("source") or "patrol") if staff else (actor.reporter_source or "other")
     if source not in lead_rules.SOURCES:
         raise InvalidValue(f"source must be one of: {', '.join(lead_rules.SOURCES)}", "source")
-    seen_raw = raw.get("seen_at")
-    seen_at = parse_timestamp(seen_raw, "seen_at") if seen_raw not in (None, "") else now
+    seen_at = values.get("seen_at") or now
     if seen_at > now + SEEN_AT_FUTURE or seen_at < now - SEEN_AT_PAST:
         raise InvalidValue("seen_at must be within the last 7 days", "seen_at")
-    lat, lng = lead_rules.check_coordinates(_number(raw, "lat"), _number(raw, "lng"))
-    accuracy = _number(raw, "accuracy_m")
-    try:
-        accuracy = None if accuracy is None else max(0.0, min(float(accuracy), 100000.0))
-    except ValueError as exc:
-        raise InvalidValue("accuracy_m must be a number", "accuracy_m") from exc
-    place = _text(raw, "place", 200)
+    lat, lng = lead_rules.check_coordinates(values.get("lat"), values.get("lng"))
+    accuracy = values.get("accuracy_m")
+    place = values.get("place")
     if place is None and lat is None:
         raise InvalidValue("give the GPS position or type the place", "place")
-    description = _text(raw, "description", MAX_TEXT)
-    flags = _flags(raw)
+    description = values.get("description")
+    flags = values.get("urgency") or []
     if len(uploads) > MAX_PHOTOS:
         raise InvalidValue(f"at most {MAX_PHOTOS} photos per lead", "photos")
     checked = check_uploads(uploads, settings)
