@@ -1,6 +1,7 @@
 """The OpenAPI 3 description served at /api/v1/openapi.json.
 
-The request bodies of cases, reports, leads, patrols and campaigns are derived from the field specs the
+The request bodies of cases, reports, leads, patrols, campaigns, channel steps, exits and reviews are
+derived from the field specs the
 services validate with (formats/fields.py): a field added there is documented here with its type,
 bounds and choices. Paths are listed here and in openapi_paths.py.
 """
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 from ..domain.intake import CATEGORIES
 from ..domain.lifecycle import OPEN_STATES as START_STATES
-from ..formats.fields import CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS
+from ..formats.fields import (CAMPAIGN_FIELDS, CASE_FIELDS, CHANNEL_STEP_FIELDS, EXIT_FIELDS, LEAD_FIELDS, PATROL_FIELDS,
+                              REPORT_FIELDS, REVIEW_FIELDS)
 from ..formats.values import properties
 from .openapi_paths import (PHOTOS, clue_paths, errors, gallery_paths, json_body, lead_paths, ref, search_paths,
                             supervisor_paths)
 
 
-def input_schema(fields, required=(), **extra) -> dict:
+def input_schema(specs, required=(), **extra) -> dict:
     """An object schema of these field specs (plus `extra` properties); unknown fields are ignored."""
-    schema = {"type": "object", "properties": {**properties(fields), **extra}}
+    schema = {"type": "object", "properties": {**properties(specs), **extra}}
     return {**schema, "required": list(required)} if required else schema
 
 
@@ -51,6 +53,10 @@ def components() -> dict:
                 **PHOTOS, "maxItems": 3}),
             "PatrolInput": input_schema(PATROL_FIELDS, ["team"]),
             "CampaignInput": input_schema(CAMPAIGN_FIELDS, ["name", "starts_on", "ends_on"]),
+            "ChannelStepInput": input_schema(CHANNEL_STEP_FIELDS, fields={
+                "type": "object", "description": "what the step records, by channel and kind (API.md §channels)"}),
+            "ExitInput": input_schema(EXIT_FIELDS, ["type"]),
+            "ReviewInput": input_schema(REVIEW_FIELDS, ["decision"]),
         },
     }
 

@@ -17,6 +17,11 @@ def ref(schema: str) -> dict:
     return {"$ref": f"#/components/schemas/{schema}"}
 
 
+def json_ref(schema: str) -> dict:
+    """A required JSON body of a schema of components (the ones built from the field specs)."""
+    return {"required": True, "content": {"application/json": {"schema": ref(schema)}}}
+
+
 def json_body(props: dict, required=()) -> dict:
     return {"required": True, "content": {"application/json": {"schema": {
         "type": "object", "properties": props, **({"required": list(required)} if required else {})}}}}
@@ -57,9 +62,7 @@ def gallery_paths(bearer) -> dict:
         "/api/v1/queues/review": {"get": {"security": bearer, "responses": {**ok("pending candidates"), **errors(401, 403)}}},
         "/api/v1/candidates/{candidate_id}/review": {"post": {
             "security": bearer, "parameters": [int_param("candidate_id")],
-            "requestBody": {"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["decision"], "properties": {
-                    "decision": {"type": "string", "enum": ["confirm", "reject"]}, "note": {"type": "string", "maxLength": 2000}}}}}},
+            "requestBody": json_ref("ReviewInput"),
             "responses": {**ok("the decided candidate"), **errors(400, 401, 403, 404, 409, 422)}}},
         "/api/v1/candidates/{candidate_id}/undo": {"post": {
             "security": bearer, "parameters": [int_param("candidate_id")],
@@ -85,17 +88,13 @@ def search_paths(bearer) -> dict:
                "schema": {"type": "string", "enum": list(CHANNELS)}}
     body = json_body
     text = {"type": "string", "maxLength": 500}
-    statuses = ["not_started", "in_progress", "lead", "confirmed", "no_result", "not_applicable"]
-    exits = ["family_pickup", "escorted_home", "self_return", "transfer", "settlement", "left_voluntarily", "medical",
-             "deceased"]
     return {
         "/api/v1/cases/{case_id}/channels": {"get": {"security": bearer, "parameters": [case],
                                                      "responses": {"200": {"description": "the six channels"},
                                                                    **errors(401, 403, 404)}}},
         "/api/v1/cases/{case_id}/channels/{channel}/events": {"post": {
             "security": bearer, "parameters": [case, channel],
-            "requestBody": body({"status": {"type": "string", "enum": statuses}, "note": {"type": "string"},
-                                 "reference": {"type": "string"}, "fields": {"type": "object"}}),
+            "requestBody": json_ref("ChannelStepInput"),
             "responses": {"201": {"description": "the step"}, **errors(400, 401, 403, 404, 409, 422)}}},
         "/api/v1/cases/{case_id}/deadlines": {"get": {"security": bearer, "parameters": [case],
                                                       "responses": {"200": {"description": "steps due"}, **errors(401, 403, 404)}}},
@@ -112,9 +111,7 @@ def search_paths(bearer) -> dict:
             "responses": {"201": {"description": "recorded"}, **errors(400, 401, 403, 404, 422)}}},
         "/api/v1/cases/{case_id}/exit": {"post": {
             "security": bearer, "parameters": [case],
-            "requestBody": body({"type": {"type": "string", "enum": exits}, "collector_name": text,
-                                 "collector_id_number": text, "relation": text, "destination": text,
-                                 "receiving_office": text, "handover_person": text, "note": text}, ["type"]),
+            "requestBody": json_ref("ExitInput"),
             "responses": {"200": {"description": "the case in its final state"}, **errors(400, 401, 403, 404, 409, 422)}}},
         "/api/v1/queues/overdue": {"get": {"security": bearer, "responses": {"200": {"description": "cases with overdue steps"},
                                                                               **errors(401, 403)}}},

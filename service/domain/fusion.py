@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date
 
 BANDS = ("likely", "possible")
+DECISIONS = ("confirm", "reject")  # what a person decides on a candidate
 
 # Age tolerance of a stranger's estimate, widening with age: children change fast but are
 # estimated closely; adults' estimates are often ±10 years off.

@@ -82,6 +82,9 @@ EXIT_RULES: dict[str, ExitRule] = {
     "deceased": ExitRule("deceased"),
 }
 EXIT_TYPES = tuple(EXIT_RULES)
+# What an exit may record of the handover (each rule's `required` names some of these).
+EXIT_DETAILS = ("collector_name", "collector_id_number", "relation", "destination", "receiving_office",
+                "handover_person", "note", "collector_phone")
 RETURNED_HOME_EXITS = frozenset(t for t, r in EXIT_RULES.items() if r.returned_home)
 
 

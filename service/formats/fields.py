@@ -8,8 +8,11 @@ from __future__ import annotations
 from datetime import date
 
 from ..domain import leads as lead_rules
+from ..domain.channels import STATUSES as CHANNEL_STATUSES
 from ..domain.errors import InvalidValue
+from ..domain.fusion import DECISIONS
 from ..domain.intake import CATEGORIES, GENDERS, REFERRALS
+from ..domain.lifecycle import EXIT_DETAILS, EXIT_TYPES
 from .values import Choice, Day, Flag, IdNumber, Number, Tags, Text, Timestamp, Whole, parse_fields
 
 GENDER_ALIASES = {"m": "male", "男": "male", "男性": "male", "f": "female", "女": "female", "女性": "female",
@@ -111,4 +114,21 @@ LEAD_FIELDS = {
     "lng": Number(-180, 180),
     "accuracy_m": Number(0, 100000),
     "urgency": Tags(lead_rules.URGENCY_FLAGS),
+}
+
+# A step on a search channel (its own `fields` are checked by domain.channels.validate_step, per channel and kind).
+CHANNEL_STEP_FIELDS = {
+    "status": Choice(CHANNEL_STATUSES, description="default: the channel's status now"),
+    "note": Text(4000, "the reason, where the status needs one", cut=True),
+    "reference": Text(200, cut=True),
+}
+# Leaving the station: the exit type and its handover record (what each type requires: domain.lifecycle).
+EXIT_FIELDS = {
+    "type": Choice(EXIT_TYPES),
+    **{name: Text(500, cut=True) for name in EXIT_DETAILS},
+}
+# A person's decision on a candidate match.
+REVIEW_FIELDS = {
+    "decision": Choice(DECISIONS),
+    "note": Text(2000, cut=True),
 }

@@ -44,20 +44,26 @@ class Converter:
 
 
 class Text(Converter):
-    def __init__(self, limit: int, description: str | None = None):
+    """Text of at most `limit` characters; with `cut`, longer text is kept to its first `limit` instead of refused."""
+
+    def __init__(self, limit: int, description: str | None = None, cut: bool = False):
+        if cut:
+            description = "; ".join(filter(None, (description, f"longer text is cut to {limit} characters")))
         super().__init__(description)
-        self.limit = limit
+        self.limit, self.cut = limit, cut
 
     def __call__(self, value) -> str:
         if isinstance(value, (dict, list, tuple, set)):
             raise ValueError("must be text")
         text = str(value).strip()
         if len(text) > self.limit:
-            raise ValueError(f"longer than {self.limit} characters")
+            if not self.cut:
+                raise ValueError(f"longer than {self.limit} characters")
+            text = text[:self.limit]
         return text
 
     def _schema(self) -> dict:
-        return {"type": "string", "maxLength": self.limit}
+        return {"type": "string"} if self.cut else {"type": "string", "maxLength": self.limit}
 
 
 # Clerks type units ("35岁", "170cm"); Excel turns whole numbers into "35.0".

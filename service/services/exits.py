@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 from ..domain import lifecycle
+from ..domain.errors import InvalidValue
 from ..domain.identity import mask_id_number
 from ..domain.intake import age_bounds
 from ..extensions import db
+from ..formats.fields import EXIT_FIELDS
+from ..formats.values import parse_fields
 from ..models import Case, CaseEvent, User
 from ..models.types import utcnow
 from . import audit, followups, handover
 from .cases import get_case
 from .family_search import settlement_eligible
 from .notices import withdraw_if_resolved
-
-DETAIL_FIELDS = ("collector_name", "collector_id_number", "relation", "destination", "receiving_office",
-                 "handover_person", "note", "collector_phone")
 
 
 def exit_facts(actor: User, case: Case, now) -> lifecycle.ExitFacts:
@@ -27,11 +27,15 @@ def exit_facts(actor: User, case: Case, now) -> lifecycle.ExitFacts:
     )
 
 
-def exit_case(actor: User, case_id: int, exit_type: str, raw: dict, ip: str | None = None) -> Case:
+def exit_case(actor: User, case_id: int, exit_type: str | None, raw: dict, ip: str | None = None) -> Case:
     """Apply an exit the rules allow (409 with the rule otherwise) and record who received the person."""
+    values = parse_fields(EXIT_FIELDS, {**raw, "type": exit_type})
+    exit_type = values.get("type")
+    if exit_type is None:
+        raise InvalidValue("type is required", "type")
     case = get_case(actor, case_id)
     now = utcnow()
-    details = {k: str(raw[k]).strip()[:500] for k in DETAIL_FIELDS if raw.get(k) not in (None, "")}
+    details = {k: values[k] for k in lifecycle.EXIT_DETAILS if values.get(k)}
     new_state = lifecycle.apply_exit(exit_facts(actor, case, now), exit_type, details)
     case.state, case.exit_type, case.closed_at = new_state, exit_type, now
     case.exit_details = details or None

@@ -15,6 +15,8 @@ from ..domain import channels as channel_rules
 from ..domain import deadlines, lifecycle
 from ..domain.errors import Conflict, Forbidden, InvalidValue
 from ..extensions import db
+from ..formats.fields import CHANNEL_STEP_FIELDS
+from ..formats.values import parse_fields
 from ..models import Case, CaseEvent, ChannelEvent, FamilyContact, SearchChannel, Station, User
 from ..models.types import utcnow
 from . import audit
@@ -146,6 +148,8 @@ def _channel(case: Case, name: str) -> SearchChannel:
 def log_step(actor: User, case: Case, channel: str, status: str | None, fields: dict, note: str | None = None,
              reference: str | None = None, ip: str | None = None) -> ChannelEvent:
     """Record a step on a channel (a post, a push, a DNA result, an interview) and move its status."""
+    values = parse_fields(CHANNEL_STEP_FIELDS, {"status": status, "note": note, "reference": reference})
+    status, note, reference = values.get("status"), values.get("note"), values.get("reference")
     row = _channel(case, channel)
     if case.state not in lifecycle.SEARCHING:
         raise Conflict(f"case {case.case_no} is closed ({case.state}); its search has ended", "state")
@@ -162,9 +166,9 @@ def log_step(actor: User, case: Case, channel: str, status: str | None, fields: 
         raise Conflict(f"identity is already confirmed through {case.identified_by_channel}", "status")
     row.status = new
     if new == "not_applicable":
-        row.reason = (note or "").strip()[:2000]
-    event = ChannelEvent(channel_id=row.id, status=new, note=(note or "").strip()[:4000] or None,
-                         reference=(reference or "").strip()[:200] or None, fields=cleaned or None, user_id=actor.id)
+        row.reason = (note or "")[:2000]
+    event = ChannelEvent(channel_id=row.id, status=new, note=note, reference=reference, fields=cleaned or None,
+                         user_id=actor.id)
     db.session.add(event)
     if new == "confirmed":
         confirm_identity(actor, case, channel)

@@ -5,13 +5,13 @@ from sqlalchemy import or_, select
 
 from ..domain.errors import Conflict, Forbidden, InvalidValue, NotFound
 from ..extensions import db
+from ..formats.fields import REVIEW_FIELDS
+from ..formats.values import parse_fields
 from ..models import CandidateMatch, Case, CaseEvent, ChannelEvent, GalleryReport, SearchChannel, User
 from ..models.types import utcnow
 from ..matching.candidates import mark_face_channel
 from . import audit
 from .identification import confirm_identity
-
-DECISIONS = ("confirm", "reject")
 
 
 def visible_candidates(actor: User):
@@ -68,9 +68,10 @@ def _log_face_channel(case: Case, status: str, note: str, actor: User, reference
 
 def decide(actor: User, candidate_id: int, decision: str, note: str | None, ip: str | None = None) -> CandidateMatch:
     """Confirm or reject a pending candidate, with the timeline, channel and audit rows."""
-    if decision not in DECISIONS:
+    values = parse_fields(REVIEW_FIELDS, {"decision": decision, "note": note})
+    decision, note = values.get("decision"), values.get("note")
+    if decision is None:
         raise InvalidValue("decision must be confirm or reject", "decision")
-    note = (note or "").strip()[:2000] or None
     row = get_candidate(actor, candidate_id)
     row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.id == row.id).with_for_update().execution_options(populate_existing=True))
     if row.status != "pending":

@@ -62,13 +62,13 @@ def show(candidate_id: int):
 def decide(candidate_id: int):
     decision = request.form.get("decision", "")
     try:
-        review.decide(current_user, candidate_id, decision, request.form.get("note"), client_ip())
+        decided = review.decide(current_user, candidate_id, decision, request.form.get("note"), client_ip())
     except NotFound:
         abort(404)
     except DomainError as exc:
         flash(exc.message, "error")
         return redirect(url_for("review.show", candidate_id=candidate_id))
-    flash(_("Confirmed: identity linked.") if decision == "confirm" else _("Rejected: this pair will not be proposed again."),
+    flash(_("Confirmed: identity linked.") if decided.status == "confirmed" else _("Rejected: this pair will not be proposed again."),
           "success")
     target = request.form.get("next_id", type=int)
     return redirect(url_for("review.show", candidate_id=target) if target else url_for("review.queue"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from service.api.openapi import spec
-from service.formats.fields import CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS
+from service.formats.fields import (CAMPAIGN_FIELDS, CASE_FIELDS, CHANNEL_STEP_FIELDS, EXIT_FIELDS, LEAD_FIELDS, PATROL_FIELDS,
+                                    REPORT_FIELDS, REVIEW_FIELDS)
 from service.services.leads import REPORT_FIELDS as LEAD_FORM_FIELDS
 
 
@@ -38,6 +39,9 @@ BODIES = [
     ("/api/v1/leads", "post", "multipart/form-data", LEAD_FIELDS),
     ("/api/v1/patrols", "post", "application/json", PATROL_FIELDS),
     ("/api/v1/campaigns", "post", "application/json", CAMPAIGN_FIELDS),
+    ("/api/v1/cases/{case_id}/channels/{channel}/events", "post", "application/json", CHANNEL_STEP_FIELDS),
+    ("/api/v1/cases/{case_id}/exit", "post", "application/json", EXIT_FIELDS),
+    ("/api/v1/candidates/{candidate_id}/review", "post", "application/json", REVIEW_FIELDS),
 ]
 
 

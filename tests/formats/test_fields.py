@@ -4,11 +4,13 @@ from __future__ import annotations
 import pytest
 
 from service.domain.errors import InvalidValue
-from service.formats.fields import (CAMPAIGN_FIELDS, CASE_FIELDS, LEAD_FIELDS, PATROL_FIELDS, REPORT_FIELDS,
-                                    parse_case_fields, parse_report_fields)
+from service.formats.fields import (CAMPAIGN_FIELDS, CASE_FIELDS, CHANNEL_STEP_FIELDS, EXIT_FIELDS, LEAD_FIELDS,
+                                    PATROL_FIELDS, REPORT_FIELDS, REVIEW_FIELDS, parse_case_fields,
+                                    parse_report_fields)
 
 FIELD_SETS = {"case": CASE_FIELDS, "report": REPORT_FIELDS, "lead": LEAD_FIELDS, "patrol": PATROL_FIELDS,
-              "campaign": CAMPAIGN_FIELDS}
+              "campaign": CAMPAIGN_FIELDS, "channel_step": CHANNEL_STEP_FIELDS, "exit": EXIT_FIELDS,
+              "review": REVIEW_FIELDS}
 EXAMPLES = {"date": "2020-02-29", "date-time": "2026-01-31T08:30:00+08:00"}
 
 
