@@ -273,8 +273,8 @@ def init_celery(app, celery) -> None:
     celery.conf.update(
         broker_url=settings.broker_url,
         result_backend=result_backend(settings),
-        # A shard answer nobody read (its coordinator gave up) is deleted after this long.
-        result_expires=3600,
+        # Shard answers are read from pub/sub as they are stored; the stored copy is deleted after this long.
+        result_expires=120,
         task_ignore_result=True,
         task_serializer="json",
         result_serializer="json",
