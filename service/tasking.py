@@ -44,6 +44,7 @@ SWEEP_SEARCH_GAPS = "workers.tasks.sweep_search_gaps"
 # Sent to one shard's queue (shard_queue), never through enqueue: the coordinator waits for the answer.
 SEARCH_SHARD = "workers.tasks.search_shard"
 REBUILD_SHARD = "workers.tasks.search_rebuild_shard"
+DROP_SHARD_FACES = "workers.tasks.search_drop_shard_faces"
 CLUES_CASE = "workers.tasks.clues_propose_case"
 CLUES_REPORT = "workers.tasks.clues_propose_report"
 SWEEP_CLUES = "workers.tasks.sweep_clues"

@@ -148,8 +148,24 @@ class ShardedGallery:
                 backend.remove_pending_result(result)
         return answers
 
-    def drop(self, face_ids) -> None:
-        """Faces found gone by the coordinator: each shard skips them too at its next rebuild (the hourly beat)."""
+    def drop(self, face_ids) -> int:
+        """Faces found gone by the coordinator (erased, deselected): each owning shard is told to drop them.
+
+        A DROP_SHARD_FACES task on the shard's queue, taken in turn with its searches; one lost (broker down)
+        costs nothing but time: the hourly rebuild drops them too. Returns how many shards were told.
+        """
+        by_shard: dict[int, list[int]] = {}
+        for face_id in sorted({int(f) for f in face_ids}):
+            by_shard.setdefault(shard_of(face_id, self.count), []).append(face_id)
+        told = 0
+        for shard, ids in by_shard.items():
+            try:
+                celery.send_task(tasking.DROP_SHARD_FACES, args=[shard, self.count, ids],
+                                 queue=tasking.shard_queue(shard), ignore_result=True, retry=False)
+                told += 1
+            except Exception as exc:  # kombu raises many kinds; the rebuild catches up
+                log.warning("event=shard_drop_send_failed shard=%d faces=%d error=%s", shard, len(ids), type(exc).__name__)
+        return told
 
 
 def encode_vector(vector: np.ndarray) -> str:
@@ -211,21 +227,26 @@ def missing_shards(owner_kind: str, owner_id: int) -> list[int]:
 
 
 def sweep_gaps(settings, now: datetime | None = None) -> int:
-    """Beat job: run again the matching of every owner whose incomplete search is due; returns how many."""
+    """Beat job: run again the matching of every owner whose incomplete search is due; returns how many.
+
+    The due gaps are claimed under a row lock (SELECT ... FOR UPDATE, in owner order so two sweepers never
+    deadlock) and pushed to their next time before the commit: a second sweeper running at once waits for
+    the lock, and PostgreSQL re-reads the claimed rows, no longer due, so it sends none of them again.
+    """
     now = now or utcnow()
-    due = db.session.execute(
-        select(SearchGap.owner_kind, SearchGap.owner_id).where(SearchGap.retry_at <= now)
-        .group_by(SearchGap.owner_kind, SearchGap.owner_id).order_by(SearchGap.owner_kind, SearchGap.owner_id)
-        .limit(SWEEP_BATCH)
+    claimed = db.session.execute(
+        select(SearchGap.id, SearchGap.owner_kind, SearchGap.owner_id).where(SearchGap.retry_at <= now)
+        .order_by(SearchGap.owner_kind, SearchGap.owner_id, SearchGap.shard).limit(SWEEP_BATCH)
+        .with_for_update(of=SearchGap)
     ).all()
-    if not due:
+    if not claimed:
+        db.session.commit()
         return 0
     # Not again before the match had its chance: the match itself sets the next time if it misses again.
-    for kind, owner_id in due:
-        db.session.execute(
-            update(SearchGap).where(SearchGap.owner_kind == kind, SearchGap.owner_id == owner_id)
-            .values(retry_at=now + _backoff(settings, 1)))
+    db.session.execute(update(SearchGap).where(SearchGap.id.in_([gap_id for gap_id, _, _ in claimed]))
+                       .values(retry_at=now + _backoff(settings, 1)))
     db.session.commit()
+    due = sorted({(kind, owner_id) for _, kind, owner_id in claimed})
     sent = sum(tasking.enqueue(tasking.MATCH_TASK_OF_KIND[kind], owner_id) for kind, owner_id in due)
     log.info("event=search_gaps_swept due=%d sent=%d", len(due), sent)
     return sent
@@ -292,6 +313,13 @@ def search_shard(shard: int, count: int, engine_version: str, metric: str, vecto
     found = cache.search_many(np.stack([decode_vector(v) for v in vectors]), k, kind=kind,
                               exclude_owner=(exclude_owner[0], int(exclude_owner[1])) if exclude_owner else None)
     return [[[h.face_id, h.kind, h.owner_id, h.distance] for h in hits] for hits in found]
+
+
+def drop_shard_faces(shard: int, count: int, face_ids: list[int]) -> int:
+    """The coordinator found these faces gone: out of this worker's index of the shard (idempotent)."""
+    with _shard_lock:
+        caches = [c for (_, s, n), c in _shard_caches.items() if (s, n) == (shard, count)]
+    return sum(c.drop(face_ids) for c in caches)
 
 
 def rebuild_shard(shard: int, count: int) -> int:
