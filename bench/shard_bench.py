@@ -276,14 +276,15 @@ def recall(found: list[list], truth: list[list[int]]) -> float:
 # -- one shard at the simulated size, in this process
 
 
-def one_shard_rows(n_shard: int, queries: np.ndarray, warmup: int, nprobes: list[int] | None) -> tuple[list[dict], dict]:
+def one_shard_rows(n_shard: int, queries: np.ndarray, warmup: int, nprobes: list[int] | None,
+                   backends: tuple[str, ...] = ("exact", "ivf")) -> tuple[list[dict], dict]:
     """Exact and IVF over one shard of n_shard faces: latency, recall@10 vs brute force, memory."""
     gallery = synthetic_gallery(n_shard, seed=SEED + 1)
     truth = brute_force_topk(gallery.vectors, queries, K)
     ids = np.arange(1, n_shard + 1)
     kinds = np.where(ids % CASE_EVERY == 0, "case", "report").tolist()
     rows, samples = [], {}
-    for name in ("exact", "ivf"):
+    for name in backends:
         gc.collect()
         before = rss_bytes()
         started = time.perf_counter()
@@ -452,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--nprobes", default="", help="IVF nprobe values at the simulated shard size (default: around nprobe_for)")
     parser.add_argument("--round-trip", default="pubsub:solo,poll:solo,pubsub:prefork",
                         help="round-trip variants gather:pool (the first pubsub:solo one feeds the simulation)")
+    parser.add_argument("--one-shard", default="exact,ivf", help="indexes measured at the simulated shard size")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -498,7 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         default = nprobe_for(nlist)
         nprobes = [int(p) for p in args.nprobes.split(",") if p.strip()] or sorted(
             {max(1, nlist // 8), max(1, nlist // 6), default, max(1, nlist // 4)})
-        one, samples = one_shard_rows(n_shard, queries, args.warmup, nprobes)
+        one, samples = one_shard_rows(n_shard, queries, args.warmup, nprobes,
+                                      tuple(b for b in args.one_shard.split(",") if b.strip()))
         # The smallest nprobe reaching recall@10 0.99 is what nprobe_for should give at this size.
         meeting = [r for r in one if r["backend"] == "ivf" and r["recall_at_10"] >= 0.99]
         for row in one:
