@@ -235,18 +235,24 @@ def sweep_gaps(settings, now: datetime | None = None) -> int:
     """
     now = now or utcnow()
     claimed = db.session.execute(
-        select(SearchGap.id, SearchGap.owner_kind, SearchGap.owner_id).where(SearchGap.retry_at <= now)
+        select(SearchGap.id, SearchGap.owner_kind, SearchGap.owner_id, SearchGap.attempts).where(SearchGap.retry_at <= now)
         .order_by(SearchGap.owner_kind, SearchGap.owner_id, SearchGap.shard).limit(SWEEP_BATCH)
         .with_for_update(of=SearchGap)
     ).all()
     if not claimed:
         db.session.commit()
         return 0
-    # Not again before the match had its chance: the match itself sets the next time if it misses again.
-    db.session.execute(update(SearchGap).where(SearchGap.id.in_([gap_id for gap_id, _, _ in claimed]))
-                       .values(retry_at=now + _backoff(settings, 1)))
+    # Not again before the match had its chance, and backing off as for a miss: a retry still queued behind
+    # others (a busy search worker, shards still loading) is not sent again every sweep. The match itself
+    # sets the next time when it runs and misses again.
+    by_attempts: dict[int, list[int]] = {}
+    for gap_id, _, _, attempts in claimed:
+        by_attempts.setdefault(attempts, []).append(gap_id)
+    for attempts, ids in by_attempts.items():
+        db.session.execute(update(SearchGap).where(SearchGap.id.in_(ids))
+                           .values(retry_at=now + _backoff(settings, attempts + 1)))
     db.session.commit()
-    due = sorted({(kind, owner_id) for _, kind, owner_id in claimed})
+    due = sorted({(kind, owner_id) for _, kind, owner_id, _ in claimed})
     sent = sum(tasking.enqueue(tasking.MATCH_TASK_OF_KIND[kind], owner_id) for kind, owner_id in due)
     log.info("event=search_gaps_swept due=%d sent=%d", len(due), sent)
     return sent
