@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -342,7 +343,7 @@ def markdown(result: dict) -> str:
     lines = [
         "# Sharded gallery search",
         "",
-        f"`python bench/shard_bench.py {' '.join(result['argv'])}` — {result['finished_at']}, {result['runtime_s']} s. "
+        f"`python bench/shard_bench.py {shlex.join(result['argv'])}` — {result['finished_at']}, {result['runtime_s']} s. "
         f"{env['cpu']}, {env['cpu_count']} cores, faiss {env['faiss']}; load average {result['load_at_start']} at start, "
         f"{env['loadavg_1m_at_end']} at end, and beside each latency below (other engineers' jobs share this host: "
         f"wall-clock latencies are upper bounds; the CPU-time columns do not depend on them). "
