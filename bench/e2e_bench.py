@@ -560,7 +560,7 @@ def running_stack(env: dict[str, str], logdir: Path) -> Iterator[Stack]:
         # HUIJIA_SEARCH_SHARDS > 1: the search worker coordinates, one worker per shard holds the faces.
         for k in range(shards if shards > 1 else 0):
             procs[f"shard{k}"] = start_worker({**environ, "HUIJIA_SEARCH_SHARD": str(k)}, logdir / f"worker-shard{k}.log",
-                                              "-c", "1", "-n", f"shard{k}@%h", queues=f"search.{k}")
+                                              "-P", "solo", "-n", f"shard{k}@%h", queues=f"search.{k}")
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: _healthy(base), 60, what="gunicorn /healthz")
         for name in ("default", "search"):

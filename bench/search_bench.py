@@ -212,6 +212,14 @@ def brute_force_topk(vectors: NDArray[np.float32], queries: NDArray[np.float32],
     return best_i.tolist()
 
 
+def write_results(out: Path, name: str, result: dict, text: str) -> None:
+    """<out>/<name>.json and <name>.md, and a line saying where."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(result, indent=1) + "\n")
+    (out / f"{name}.md").write_text(text)
+    print(f"event=bench_done name={name} runtime_s={result['runtime_s']} out={out}", flush=True)
+
+
 def environment(threads: int) -> dict[str, Any]:
     try:
         blas = np.show_config(mode="dicts").get("Build Dependencies", {}).get("blas", {})
@@ -327,10 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         "ivf": ivf,
         "notes": notes,
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "search.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.out / "search.md").write_text(markdown(result))
-    print(f"event=bench_done runtime_s={result['runtime_s']} out={args.out}", flush=True)
+    write_results(args.out, "search", result, markdown(result))
     return 0
 
 

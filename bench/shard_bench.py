@@ -24,6 +24,7 @@ import gc
 import json
 import os
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -37,7 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.search_bench import brute_force_topk, environment, percentiles, rss_bytes  # noqa: E402
+from bench.round_trip import breakdown, install_worker_trace, proc_cpu_ms  # noqa: E402
+from bench.search_bench import brute_force_topk, environment, percentiles, rss_bytes, write_results  # noqa: E402
 from service.matching.index import ExactIndex, IVFIndex, Row, merge_topk, nlist_for  # noqa: E402
 from service.matching.index.synthetic import SyntheticGallery, synthetic_gallery  # noqa: E402
 
@@ -84,20 +86,40 @@ def worker_main(args: argparse.Namespace) -> int:
     gc.collect()
     print(f"event=bench_shard_ready shard={args.shard} count={args.count} faces={len(cache)} "
           f"type={cache.index_type()}", flush=True)
+    if args.trace:
+        install_worker_trace(Path(args.trace))
+    pool = ["-P", "solo"] if args.pool == "solo" else ["-P", "prefork", "-c", "1"]
     with app.app_context():
-        celery.worker_main(["worker", "-P", "solo", "-Q", f"search.{args.shard}", "-n", f"bench{args.shard}@%h",
+        celery.worker_main(["worker", *pool, "-Q", f"search.{args.shard}", "-n", f"bench{args.shard}@%h",
                             "-l", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"])
     return 0
 
 
 class Workers:
-    def __init__(self, env: dict, n: int, count: int, logdir: Path):
+    def __init__(self, env: dict, n: int, count: int, logdir: Path, pool: str = "solo", trace: bool = False):
         self.procs = []
+        self.traces = [logdir / f"trace{count}-{k}.json" for k in range(count)] if trace else []
         for k in range(count):
             log = open(logdir / f"shard{count}-{k}.log", "w")
+            extra = ["--pool", pool] + (["--trace", str(self.traces[k])] if trace else [])
             self.procs.append((subprocess.Popen(
-                [sys.executable, __file__, "worker", "--shard", str(k), "--count", str(count), "--n", str(n)],
+                [sys.executable, __file__, "worker", "--shard", str(k), "--count", str(count), "--n", str(n), *extra],
                 env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True), log))
+
+    def cpu_ms(self) -> float:
+        """CPU of every shard worker process (a prefork pool's child included), summed."""
+        total = 0.0
+        for proc, _ in self.procs:
+            pids = [proc.pid, *(int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split())]
+            total += sum(proc_cpu_ms(pid) for pid in pids)
+        return total
+
+    def trace_rows(self) -> dict[str, dict]:
+        rows: dict[str, dict] = {}
+        for path in self.traces:
+            if path.exists():
+                rows.update(json.loads(path.read_text()))
+        return rows
 
     def wait_ready(self, logdir: Path, count: int, timeout: float = 600) -> None:
         deadline = time.monotonic() + timeout
@@ -143,11 +165,87 @@ def stack_rows(env: dict, n: int, counts: list[int], queries: np.ndarray, truth:
             assert not gallery.missing, gallery.missing
             row = {"faces": n, "shards": count, "faces_per_shard": n // count, **percentiles(samples),
                    "recall_at_10": recall(found, truth[warmup:]), "shard_rss_mb": workers.rss_mb(),
+                   "loadavg_1m": round(os.getloadavg()[0], 2),
                    "samples_ms": [round(s, 3) for s in samples]}
         finally:
             workers.stop()
         print(f"event=stack n={n} shards={count} p50={row['p50_ms']} p95={row['p95_ms']} "
               f"recall@10={row['recall_at_10']} rss={row['shard_rss_mb']}", flush=True)
+        rows.append(row)
+    return rows
+
+
+class PollingGallery:
+    """The coordinator before pub/sub, for comparison: the backend's MGET polled every 3 ms, each answer DEL'd."""
+
+    @staticmethod
+    def make(count: int):
+        from celery.exceptions import TimeoutError as ResultTimeout
+
+        from service.extensions import celery
+        from service.matching.scatter import ShardedGallery
+
+        class Polling(ShardedGallery):
+            def _gather(self, sent, results):
+                answers = {}
+                try:
+                    for task_id, meta in celery.backend.get_many(set(sent), timeout=self.budget_seconds, interval=0.003):
+                        self.trace.append(("answer", task_id, time.time()))
+                        answers[sent[task_id]] = meta["result"]
+                        celery.backend.forget(task_id)
+                except ResultTimeout:
+                    pass
+                return answers
+
+        return Polling(ENGINE, "cosine", count, budget_seconds=30.0)
+
+
+def round_trip_rows(env: dict, count: int, queries: np.ndarray, warmup: int, logdir: Path, variants: list[str],
+                    redis_pid: int) -> list[dict]:
+    """Tiny shards (search time ~0): the Celery round trip alone, per stage and in CPU time, per variant.
+
+    A variant is gather:pool: gather `pubsub` (scatter.ShardedGallery as shipped) or `poll` (the MGET loop it
+    replaced); pool `solo` (the task runs in the worker's consumer process) or `prefork` (one child, a pipe hop).
+    """
+    from service import create_app
+    from service.matching.scatter import ShardedGallery
+
+    app = create_app()
+    rows = []
+    for variant in variants:
+        gather, pool = variant.split(":")
+        workers = Workers(env, 4000, count, logdir, pool=pool, trace=pool == "solo")
+        try:
+            workers.wait_ready(logdir, count)
+            gallery = PollingGallery.make(count) if gather == "poll" else ShardedGallery(ENGINE, "cosine", count, 30.0)
+            searches = []
+            with app.app_context():
+                for i, q in enumerate(queries):
+                    if i == warmup:
+                        cpu_before = {"workers": workers.cpu_ms(), "redis": proc_cpu_ms(redis_pid)}
+                    gallery.trace = []
+                    start, cpu = time.time(), time.process_time()
+                    gallery.search(q, TOP_K)
+                    end, cpu = time.time(), (time.process_time() - cpu) * 1000
+                    if i >= warmup:
+                        tasks: dict[str, dict] = {}
+                        for stage, task_id, t in gallery.trace:
+                            tasks.setdefault(task_id, {})[stage] = t
+                        searches.append({"start": start, "end": end, "cpu_ms": cpu, "tasks": tasks})
+                proc_cpu = {"workers": workers.cpu_ms() - cpu_before["workers"],
+                            "redis": proc_cpu_ms(redis_pid) - cpu_before["redis"]}
+            assert not gallery.missing, gallery.missing
+            load = round(os.getloadavg()[0], 2)
+        finally:
+            workers.stop()
+        detail = breakdown(searches, workers.trace_rows(), proc_cpu, len(searches))
+        if pool != "solo":
+            detail["note"] = "prefork: the task runs in a child; its stages are not traced, its CPU is (/proc)"
+        totals = [(s["end"] - s["start"]) * 1000 for s in searches]
+        row = {"variant": variant, "shards": count, "faces": 4000, **percentiles(totals), "loadavg_1m": load,
+               "samples_ms": [round(t, 3) for t in totals], **detail}
+        print(f"event=round_trip variant={variant} p50={row['p50_ms']} p95={row['p95_ms']} load={load} "
+              f"cpu_path={row.get('cpu_path_ms')}", flush=True)
         rows.append(row)
     return rows
 
@@ -179,14 +277,15 @@ def recall(found: list[list], truth: list[list[int]]) -> float:
 # -- one shard at the simulated size, in this process
 
 
-def one_shard_rows(n_shard: int, queries: np.ndarray, warmup: int, nprobes: list[int] | None) -> tuple[list[dict], dict]:
+def one_shard_rows(n_shard: int, queries: np.ndarray, warmup: int, nprobes: list[int] | None,
+                   backends: tuple[str, ...] = ("exact", "ivf")) -> tuple[list[dict], dict]:
     """Exact and IVF over one shard of n_shard faces: latency, recall@10 vs brute force, memory."""
     gallery = synthetic_gallery(n_shard, seed=SEED + 1)
     truth = brute_force_topk(gallery.vectors, queries, K)
     ids = np.arange(1, n_shard + 1)
     kinds = np.where(ids % CASE_EVERY == 0, "case", "report").tolist()
     rows, samples = [], {}
-    for name in ("exact", "ivf"):
+    for name in backends:
         gc.collect()
         before = rss_bytes()
         started = time.perf_counter()
@@ -206,6 +305,7 @@ def one_shard_rows(n_shard: int, queries: np.ndarray, warmup: int, nprobes: list
             row = {"backend": name, "faces": n_shard, "nlist": getattr(index, "nlist", None), "nprobe": nprobe,
                    **percentiles(times), "cpu_p50_ms": cpu_pct["p50_ms"], "cpu_p95_ms": cpu_pct["p95_ms"],
                    "recall_at_10": recall(found, truth[warmup:]), "build_s": round(build_s, 1),
+                   "loadavg_1m": round(os.getloadavg()[0], 2),
                    "memory_mb_per_million": round(index.memory_bytes() / n_shard, 1),
                    "rss_mb_per_million": round(rss / n_shard, 1)}
             samples[(name, nprobe)] = {"wall": times, "cpu": cpu}
@@ -243,60 +343,99 @@ def markdown(result: dict) -> str:
     lines = [
         "# Sharded gallery search",
         "",
-        f"`python bench/shard_bench.py {' '.join(result['argv'])}` — {result['finished_at']}, {result['runtime_s']} s. "
+        f"`python bench/shard_bench.py {shlex.join(result['argv'])}` — {result['finished_at']}, {result['runtime_s']} s. "
         f"{env['cpu']}, {env['cpu_count']} cores, faiss {env['faiss']}; load average {result['load_at_start']} at start, "
-        f"{env['loadavg_1m_at_end']} at end (other engineers' jobs share this host: latencies are upper bounds). "
+        f"{env['loadavg_1m_at_end']} at end, and beside each latency below (other engineers' jobs share this host: "
+        f"wall-clock latencies are upper bounds; the CPU-time columns do not depend on them). "
         f"One probe a search, k = {TOP_K} from each shard, {result['queries']} searches after {result['warmup']} warm-up.",
-        "",
-        f"## Measured: real shard workers on this machine, {result['size']:,} faces",
-        "",
-        "Coordinator = this process (`scatter.ShardedGallery`, as the `search` worker runs it); each shard a Celery "
-        "worker process (solo pool) on a private Redis (broker and result backend). All shards share these 2 cores.",
-        "",
-        "| shards | faces / shard | p50 ms | p95 ms | recall@10 vs exact | RSS per shard worker (MB) |",
-        "|---:|---:|---:|---:|---:|---|",
     ]
-    for r in result["stack"]:
-        lines.append(f"| {r['shards']} | {r['faces_per_shard']:,} | {r['p50_ms']} | {r['p95_ms']} | {r['recall_at_10']} | "
-                     f"{', '.join(str(x) for x in r['shard_rss_mb'])} |")
+    if result["stack"]:
+        lines += [
+            "",
+            f"## Measured: real shard workers on this machine, {result['size']:,} faces",
+            "",
+            "Coordinator = this process (`scatter.ShardedGallery`, as the `search` worker runs it); each shard a Celery "
+            "worker process (solo pool) on a private Redis (broker and result backend). All shards share these 2 cores.",
+            "",
+            "| shards | faces / shard | p50 ms | p95 ms | load avg | recall@10 vs exact | RSS per shard worker (MB) |",
+            "|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for r in result["stack"]:
+            lines.append(f"| {r['shards']} | {r['faces_per_shard']:,} | {r['p50_ms']} | {r['p95_ms']} | {r.get('loadavg_1m', '')} | "
+                         f"{r['recall_at_10']} | {', '.join(str(x) for x in r['shard_rss_mb'])} |")
     lines += [
         "",
         f"## One shard of {result['sim_shard_size']:,} faces (this process)",
         "",
         "Wall-clock on this host, and the search thread's CPU time (one faiss thread: what a core of its own takes).",
         "",
-        "| index | nlist | nprobe | wall p50 / p95 ms | CPU p50 / p95 ms | recall@10 vs exact | build s | MB / M faces (memory_bytes) | MB / M faces (RSS Δ) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| index | nlist | nprobe | wall p50 / p95 ms | load avg | CPU p50 / p95 ms | recall@10 vs exact | build s | MB / M faces (memory_bytes) | MB / M faces (RSS Δ) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in result["one_shard"]:
         mark = (" **(chosen: least nprobe with recall@10 ≥ 0.99)**" if r.get("chosen") else "") + (
             " (nprobe_for)" if r.get("default") else "")
         lines.append(f"| {r['backend']}{mark} | {r['nlist'] or ''} | {r['nprobe'] or ''} | {r['p50_ms']} / {r['p95_ms']} | "
-                     f"{r['cpu_p50_ms']} / {r['cpu_p95_ms']} | "
+                     f"{r.get('loadavg_1m', '')} | {r['cpu_p50_ms']} / {r['cpu_p95_ms']} | "
                      f"{r['recall_at_10']} | {r['build_s']} | {r['memory_mb_per_million']} | {r['rss_mb_per_million']} |")
-    o = result["overhead"]
+    lines += round_trip_markdown(result)
     lines += [
-        "",
-        f"## Overhead: {o['shards']} real shard workers with tiny shards ({o['faces']:,} faces)",
-        "",
-        f"Celery send + shard task + result backend + gather + merge: p50 {o['p50_ms']} ms, p95 {o['p95_ms']} ms "
-        f"(merge_topk of {o['shards']} x {TOP_K} hits alone: p50 {result['merge']['p50_ms']} ms, p95 {result['merge']['p95_ms']} ms).",
         "",
         f"## Simulated: {result['sim_size']:,} faces on {result['sim_shards']} shards, one machine each",
         "",
         "Each simulated search = the slowest of "
         f"{result['sim_shards']} independent draws from the measured one-shard latencies + one draw from the measured "
-        "overhead (100,000 searches). `cpu`: shard draws from the search thread's CPU time (a shard on a machine of "
-        "its own); `wall`: from the wall-clock on this shared host. The overhead draws are wall-clock either way.",
+        "round trip (100,000 searches). `cpu`: shard draws from the search thread's CPU time and round-trip draws from "
+        "the CPU-time critical path (coordinator + slowest shard worker + worker loop + Redis, per search): what a quiet "
+        "host with a core per process would show, loopback wake-ups aside. `wall`: both from the wall clock on this "
+        "shared host.",
         "",
-        "| shard index | nprobe | shard clock | recall@10 | p50 ms | p95 ms | slowest shard p95 ms |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| shard index | nprobe | clock | round trip | recall@10 | p50 ms | p95 ms | slowest shard p95 ms |",
+        "|---|---:|---|---|---:|---:|---:|---:|",
     ]
     for s in result["simulated"]:
-        lines.append(f"| {s['backend']} | {s['nprobe'] or ''} | {s['shard_clock']} | {s['recall_at_10']} | {s['p50_ms']} | "
-                     f"{s['p95_ms']} | {s['slowest_shard_p95_ms']} |")
+        lines.append(f"| {s['backend']} | {s['nprobe'] or ''} | {s['clock']} | {s['round_trip']} | {s['recall_at_10']} | "
+                     f"{s['p50_ms']} | {s['p95_ms']} | {s['slowest_shard_p95_ms']} |")
     lines += ["", *[f"- {n}" for n in result["notes"]]]
     return "\n".join(lines) + "\n"
+
+
+def round_trip_markdown(result: dict) -> list[str]:
+    lines = [
+        "",
+        f"## The Celery round trip: {result['sim_shards']} real shard workers with tiny shards (4,000 faces)",
+        "",
+        "Search time ~0, so this is what Celery, Redis, the result backend and the merge add (bench/round_trip.py "
+        "says where each stage starts and ends). Variant = gather:pool; `pubsub:solo` is what ships.",
+        "",
+        "| variant | load avg | wall p50 / p95 ms | publish | to worker | worker start | run + store | answer back | merge | "
+        "coordinator CPU | worker CPU in task | worker CPU outside | worker process CPU / task | Redis CPU / search | "
+        "**CPU path p50 / p95** |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t in result["round_trip"]:
+        st = t["stages_ms"]
+
+        def cell(name: str, d: dict | None = None) -> str:
+            d = d if d is not None else st.get(name, {})
+            return f"{d.get('p50')} / {d.get('p95')}" if d and d.get("p50") is not None else "–"
+
+        lines.append(
+            f"| {t['variant']} | {t['loadavg_1m']} | {t['p50_ms']} / {t['p95_ms']} | {cell('publish')} | {cell('to_worker')} | "
+            f"{cell('worker_start')} | {cell('run_and_store')} | {cell('answer_back')} | {cell('merge')} | "
+            f"{cell('', t['coordinator_cpu_ms'])} | {cell('', t.get('worker_cpu_in_task_ms'))} | "
+            f"{t.get('worker_cpu_outside_per_task_ms', '–')} | {t.get('worker_proc_cpu_per_task_ms', '–')} | "
+            f"{t.get('redis_cpu_per_search_ms', '–')} | "
+            f"**{cell('', t.get('cpu_path_ms'))}** |")
+    lines += [
+        "",
+        "Stages in ms, p50 / p95 over tasks (publish: from the search's start until that task's send_task returned; "
+        "to worker: until the shard worker's consumer had it; worker start: until the task began; run + store: until "
+        "its answer was in the result backend; answer back: until the coordinator read it), merge over searches. "
+        f"merge_topk of {result['sim_shards']} x {TOP_K} hits alone: p50 {result['merge']['p50_ms']} ms, "
+        f"p95 {result['merge']['p95_ms']} ms.",
+    ]
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,11 +445,16 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--shard", type=int, required=True)
     w.add_argument("--count", type=int, required=True)
     w.add_argument("--n", type=int, required=True)
+    w.add_argument("--pool", default="solo", choices=("solo", "prefork"))
+    w.add_argument("--trace", default="")
     parser.add_argument("--size", type=int, default=1_000_000)
     parser.add_argument("--shards", default="1,2,4")
     parser.add_argument("--sim-size", type=int, default=10_000_000)
     parser.add_argument("--sim-shards", type=int, default=4)
     parser.add_argument("--nprobes", default="", help="IVF nprobe values at the simulated shard size (default: around nprobe_for)")
+    parser.add_argument("--round-trip", default="pubsub:solo,poll:solo,pubsub:prefork",
+                        help="round-trip variants gather:pool (the first pubsub:solo one feeds the simulation)")
+    parser.add_argument("--one-shard", default="exact,ivf", help="indexes measured at the simulated shard size")
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
@@ -345,10 +489,11 @@ def main(argv: list[str] | None = None) -> int:
         gc.collect()
         counts = [int(c) for c in args.shards.split(",") if c.strip()]
         stack = stack_rows(env, args.size, counts, queries, truth, args.warmup, logdir)
-        overhead = stack_rows(env, 4000, [args.sim_shards], queries, brute_force_topk(
-            synthetic_gallery(4000, seed=SEED).vectors, queries, K), args.warmup, logdir)[0]
-        overhead = {"shards": args.sim_shards, "faces": 4000, "p50_ms": overhead["p50_ms"], "p95_ms": overhead["p95_ms"],
-                    "samples_ms": overhead["samples_ms"]}
+        variants = [v for v in args.round_trip.split(",") if v.strip()]
+        trips = round_trip_rows(env, args.sim_shards, queries, args.warmup, logdir, variants, redis.proc.pid)
+        shipped = next((t for t in trips if t["variant"] == "pubsub:solo"), trips[0])
+        overhead = {"variant": shipped["variant"], "wall": shipped["samples_ms"],
+                    "cpu": shipped.get("cpu_path_samples_ms") or shipped["samples_ms"]}
         n_shard = args.sim_size // args.sim_shards
         from service.matching.index import nprobe_for
 
@@ -356,7 +501,8 @@ def main(argv: list[str] | None = None) -> int:
         default = nprobe_for(nlist)
         nprobes = [int(p) for p in args.nprobes.split(",") if p.strip()] or sorted(
             {max(1, nlist // 8), max(1, nlist // 6), default, max(1, nlist // 4)})
-        one, samples = one_shard_rows(n_shard, queries, args.warmup, nprobes)
+        one, samples = one_shard_rows(n_shard, queries, args.warmup, nprobes,
+                                      tuple(b for b in args.one_shard.split(",") if b.strip()))
         # The smallest nprobe reaching recall@10 0.99 is what nprobe_for should give at this size.
         meeting = [r for r in one if r["backend"] == "ivf" and r["recall_at_10"] >= 0.99]
         for row in one:
@@ -365,15 +511,15 @@ def main(argv: list[str] | None = None) -> int:
         simulated = []
         for row in one:
             for clock in ("cpu", "wall"):
-                sim = simulate(samples[(row["backend"], row["nprobe"])][clock], overhead["samples_ms"], args.sim_shards)
-                simulated.append({"backend": row["backend"], "nprobe": row["nprobe"], "shard_clock": clock,
-                                  "recall_at_10": row["recall_at_10"], **sim})
+                sim = simulate(samples[(row["backend"], row["nprobe"])][clock], overhead[clock], args.sim_shards)
+                simulated.append({"backend": row["backend"], "nprobe": row["nprobe"], "clock": clock,
+                                  "round_trip": overhead["variant"], "recall_at_10": row["recall_at_10"], **sim})
         result = {
             "argv": argv if argv is not None else sys.argv[1:], "size": args.size, "sim_size": args.sim_size,
             "sim_shards": args.sim_shards, "sim_shard_size": n_shard, "queries": args.queries, "warmup": args.warmup,
             "load_at_start": load_at_start, "environment": environment(1),
             "stack": [{k: v for k, v in r.items() if k != "samples_ms"} for r in stack],
-            "one_shard": one, "overhead": {k: v for k, v in overhead.items() if k != "samples_ms"},
+            "one_shard": one, "round_trip": [{k: v for k, v in t.items() if not k.endswith("samples_ms")} for t in trips],
             "merge": merge_cost(args.sim_shards), "simulated": simulated,
             "notes": [
                 f"Default IVF at {n_shard:,} faces a shard: nlist {nlist} (nlist_for), nprobe {default} (nprobe_for).",
@@ -386,10 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         redis.stop()
         shutil.rmtree(tmp, ignore_errors=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "shards.json").write_text(json.dumps(result, indent=1) + "\n")
-    (args.out / "shards.md").write_text(markdown(result))
-    print(f"event=shard_bench_done runtime_s={result['runtime_s']} out={args.out}", flush=True)
+    write_results(args.out, "shards", result, markdown(result))
     return 0
 
 

@@ -25,10 +25,11 @@ flask --app service db upgrade
 flask --app service bootstrap
 
 # --- search shards: with HUIJIA_SEARCH_SHARDS=N > 1 the `search` worker coordinates and one worker per
-# shard k (queue search.<k>) holds the faces with face_id % N == k (service/matching/scatter.py).
+# shard k (queue search.<k>) holds the faces with face_id % N == k (service/matching/scatter.py). Solo pool: the
+# search runs in the process that took the message (a prefork child is one more hop: bench/results/shards.md).
 shard_procs=()
 for ((k = 0; k < ${HUIJIA_SEARCH_SHARDS:-1} && ${HUIJIA_SEARCH_SHARDS:-1} > 1; k++)); do
-  shard_procs+=("shard$k=env HUIJIA_SEARCH_SHARD=$k celery -A workers.celery_app worker --loglevel=INFO --concurrency=1 -Q search.$k -n shard$k@%h")
+  shard_procs+=("shard$k=env HUIJIA_SEARCH_SHARD=$k celery -A workers.celery_app worker --loglevel=INFO --pool=solo -Q search.$k -n shard$k@%h")
 done
 # --- end search shards
 

@@ -44,6 +44,7 @@ SWEEP_SEARCH_GAPS = "workers.tasks.sweep_search_gaps"
 # Sent to one shard's queue (shard_queue), never through enqueue: the coordinator waits for the answer.
 SEARCH_SHARD = "workers.tasks.search_shard"
 REBUILD_SHARD = "workers.tasks.search_rebuild_shard"
+DROP_SHARD_FACES = "workers.tasks.search_drop_shard_faces"
 CLUES_CASE = "workers.tasks.clues_propose_case"
 CLUES_REPORT = "workers.tasks.clues_propose_report"
 SWEEP_CLUES = "workers.tasks.sweep_clues"
@@ -273,8 +274,8 @@ def init_celery(app, celery) -> None:
     celery.conf.update(
         broker_url=settings.broker_url,
         result_backend=result_backend(settings),
-        # A shard answer nobody read (its coordinator gave up) is deleted after this long.
-        result_expires=3600,
+        # Shard answers are read from pub/sub as they are stored; the stored copy is deleted after this long.
+        result_expires=120,
         task_ignore_result=True,
         task_serializer="json",
         result_serializer="json",

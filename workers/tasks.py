@@ -105,6 +105,14 @@ def search_rebuild_shard(shard: int, count: int) -> int:
     return scatter.rebuild_shard(int(shard), int(count))
 
 
+@_task(tasking.DROP_SHARD_FACES, autoretry_for=(), max_retries=0)
+def search_drop_shard_faces(shard: int, count: int, face_ids: list) -> int:
+    """Faces the coordinator found gone, out of this shard worker's index (idempotent; the rebuild is the backstop)."""
+    from service.matching import scatter
+
+    return scatter.drop_shard_faces(int(shard), int(count), [int(f) for f in face_ids])
+
+
 @_task(tasking.SWEEP_SEARCH_GAPS, max_retries=3)
 def sweep_search_gaps() -> int:
     """Beat job: run again the matching a gallery shard did not answer."""

@@ -44,7 +44,7 @@ with app.app_context():
 
 
 def _shard_workers(env: dict, tmp_path, count: int) -> list:
-    return [start_worker({**env, "HUIJIA_SEARCH_SHARD": str(k)}, tmp_path / f"shard{k}.log", "-c", "1",
+    return [start_worker({**env, "HUIJIA_SEARCH_SHARD": str(k)}, tmp_path / f"shard{k}.log", "-P", "solo",
                          "-n", f"shard{k}@%h", queues=tasking.shard_queue(k)) for k in range(count)]
 
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy import update as sa_update
 
 from service import tasking
 from service.config import ConfigError, Settings
@@ -96,6 +97,80 @@ def test_the_sweeper_runs_due_matches_again(db, gallery, settings, monkeypatch):
     assert scatter.call_gaps_due(1, 2) == 2
     assert sent == [(tasking.SWEEP_SEARCH_GAPS, [], tasking.DEFAULT_QUEUE)]
     assert scatter.sweep_gaps(settings) == 2
+
+
+def test_faces_the_coordinator_finds_gone_are_dropped_by_their_shards(db, gallery, settings, redis_url):
+    import base64
+    import json
+
+    import redis
+
+    from service.models import Face
+
+    engine = _engine(settings)
+    face_ids = sorted(db.session.scalars(select(Face.id).where(Face.owner_kind == "report")).all())[:5]
+    sharded = scatter.ShardedGallery(engine.version, engine.metric, 2, 0.1)
+    assert sharded.drop(face_ids) == 2
+    # One task a shard on the shard's own queue (the real broker), with that shard's faces only.
+    client = redis.Redis.from_url(redis_url)
+    for shard in (0, 1):
+        messages = [json.loads(m) for m in client.lrange(tasking.shard_queue(shard), 0, -1)]
+        drops = [json.loads(base64.b64decode(m["body"]))[0] for m in messages
+                 if m["headers"]["task"] == tasking.DROP_SHARD_FACES]
+        assert drops == [[shard, 2, [f for f in face_ids if f % 2 == shard]]]
+    # The shard worker's side: out of its index, and again is a no-op.
+    try:
+        cache = scatter.shard_cache(engine.version, engine.metric, 1, 2)
+        cache.refresh()
+        mine = [f for f in face_ids if f % 2 == 1]
+        held = len(cache)
+        assert mine and scatter.drop_shard_faces(1, 2, mine) == len(mine)
+        assert len(cache) == held - len(mine)
+        assert scatter.drop_shard_faces(1, 2, mine) == 0
+    finally:
+        scatter._shard_caches.clear()
+
+
+def test_two_sweepers_at_once_retry_a_gap_once(db, gallery, settings, redis_url):
+    import threading
+
+    import redis
+
+    sharded = dataclasses.replace(settings, search_shards=2, shard_budget_ms=100)
+    a, b = gallery.case_ids[:2]
+    for case_id in (a, b):
+        candidates.match_case(case_id, sharded)
+    later = utcnow() + timedelta(hours=1)
+    queue = redis.Redis.from_url(redis_url)
+    before = queue.llen(tasking.SEARCH_QUEUE)
+    from flask import current_app
+
+    app = current_app._get_current_object()
+    # Sweeper 1 has claimed the due gaps (row locks held, not committed yet)...
+    first = db.engine.connect()
+    tx = first.begin()
+    claimed = first.execute(select(SearchGap.id).where(SearchGap.retry_at <= later).with_for_update()).all()
+    assert len(claimed) == 4
+    second: list[int] = []
+
+    def sweep() -> None:
+        with app.app_context():
+            second.append(scatter.sweep_gaps(settings, now=later))
+
+    # ...sweeper 2 starts meanwhile: it waits for the lock instead of sending the same matches.
+    thread = threading.Thread(target=sweep)
+    thread.start()
+    thread.join(1.0)
+    assert thread.is_alive() and second == []
+    first.execute(sa_update(SearchGap).values(retry_at=later + timedelta(minutes=5)))
+    tx.commit()
+    first.close()
+    thread.join(10)
+    assert second == [0]
+    assert queue.llen(tasking.SEARCH_QUEUE) == before
+    # Without a competitor the sweeper sends each due owner once.
+    assert scatter.sweep_gaps(settings, now=later + timedelta(hours=1)) == 2
+    assert queue.llen(tasking.SEARCH_QUEUE) == before + 2
 
 
 def test_staff_see_which_shard_did_not_answer(db, gallery, settings, staff_client):

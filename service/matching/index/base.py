@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from .owners import KINDS, NO_STATION, Kind, OwnerTable, kind_code
+from .selector import KindBits, Selector
 
 Metric = Literal["cosine", "euclidean"]
 METRICS: tuple[Metric, ...] = ("cosine", "euclidean")
@@ -22,8 +23,8 @@ FORMAT_VERSION = 1
 META_FILE = "meta.json"
 OWNERS_FILE = "owners.npz"
 
-# Filters run on the results, so a filtered search first fetches k * OVERFETCH candidates
-# and, while some query still has fewer than k survivors, fetches WIDEN times more.
+# Backends without an in-search filter (selector.py) filter the results: a filtered search first fetches
+# k * OVERFETCH candidates and, while some query still has fewer than k survivors, fetches WIDEN times more.
 OVERFETCH = 4
 WIDEN = 4
 
@@ -62,6 +63,8 @@ class GalleryIndex(ABC):
     """Top-k face search over embeddings owned by reports and cases. Not thread-safe: see IndexCache."""
 
     type_name: ClassVar[str]
+    # The backend filters inside its search (a faiss IDSelector: _search_vectors' `selector`).
+    selects: ClassVar[bool] = False
 
     def __init__(self, metric: Metric = "cosine", dim: int = DIM) -> None:
         if metric not in METRICS:
@@ -69,6 +72,7 @@ class GalleryIndex(ABC):
         self.metric: Metric = metric
         self.dim = dim
         self._owners = OwnerTable()
+        self._kind_bits = KindBits()
 
     # -- backend hooks: vectors arrive validated (float32, C-contiguous, normalised for cosine)
 
@@ -80,9 +84,9 @@ class GalleryIndex(ABC):
 
     @abstractmethod
     def _search_vectors(
-        self, queries: NDArray[np.float32], fetch: int
+        self, queries: NDArray[np.float32], fetch: int, selector: Selector | None = None
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-        """(distances ascending, face_ids) of shape (nq, fetch); id -1 pads a short row."""
+        """(distances ascending, face_ids) of shape (nq, fetch), only faces `selector` keeps; id -1 pads a short row."""
 
     @abstractmethod
     def _stored_count(self) -> int:
@@ -145,6 +149,7 @@ class GalleryIndex(ABC):
             self.remove(present)
         self._add_vectors(ids, matrix)
         self._owners.add(ids, codes, owners, stations)
+        self._kind_bits.add(ids, codes)
         return len(ids)
 
     def remove(self, face_ids: ArrayLike) -> int:
@@ -155,6 +160,7 @@ class GalleryIndex(ABC):
             return 0
         self._remove_vectors(ids)
         self._owners.remove(ids)
+        self._kind_bits.remove(ids)
         return int(ids.size)
 
     def remove_owner(self, kind: Kind, owner_id: int) -> int:
@@ -196,6 +202,10 @@ class GalleryIndex(ABC):
         results: list[list[Hit]] = [[] for _ in range(len(queries))]
         if k <= 0 or n == 0 or len(queries) == 0:
             return results
+        if flt is not None and self.selects:
+            selector = self._selector(flt)
+            distances, ids = self._search_vectors(queries, min(n, k), selector)
+            return [self._hits(distances[row], ids[row], k, None)[0] for row in range(len(queries))]
         fetch = min(n, k if flt is None else k * OVERFETCH)
         pending = np.arange(len(queries))
         while pending.size:
@@ -269,6 +279,13 @@ class GalleryIndex(ABC):
                 raise ValueError("a zero vector has no direction for cosine")
             matrix = matrix / norms
         return np.ascontiguousarray(matrix, np.float32)
+
+    def _selector(self, flt: _Filter) -> Selector:
+        excluded = flt.exclude_face_ids
+        if flt.exclude_owner is not None:
+            excluded = np.concatenate([excluded, self._owners.ids_of_owner(*flt.exclude_owner)])
+        bits = None if flt.kind is None else self._kind_bits.of(flt.kind, self._owners)
+        return Selector(bits, excluded)
 
     def _hits(
         self, distances: NDArray[np.float32], ids: NDArray[np.int64], k: int, flt: _Filter | None

@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Collection, Iterable, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -219,33 +219,15 @@ class IndexCache:
         )
         return removed
 
-    def search(
-        self,
-        vector: ArrayLike,
-        k: int,
-        *,
-        kind: Kind | None = None,
-        exclude_owner: tuple[Kind, int] | None = None,
-        exclude_face_ids: Collection[int] | None = None,
-    ) -> list[Hit]:
+    def search(self, vector: ArrayLike, k: int, **filters: Any) -> list[Hit]:
+        """GalleryIndex.search under the lock (filters: kind, exclude_owner, exclude_face_ids)."""
         with self._lock:
-            return self._index.search(
-                vector, k, kind=kind, exclude_owner=exclude_owner, exclude_face_ids=exclude_face_ids
-            )
+            return self._index.search(vector, k, **filters)
 
-    def search_many(
-        self,
-        matrix: ArrayLike,
-        k: int,
-        *,
-        kind: Kind | None = None,
-        exclude_owner: tuple[Kind, int] | None = None,
-        exclude_face_ids: Collection[int] | None = None,
-    ) -> list[list[Hit]]:
+    def search_many(self, matrix: ArrayLike, k: int, **filters: Any) -> list[list[Hit]]:
+        """GalleryIndex.search_many under the lock (same filters)."""
         with self._lock:
-            return self._index.search_many(
-                matrix, k, kind=kind, exclude_owner=exclude_owner, exclude_face_ids=exclude_face_ids
-            )
+            return self._index.search_many(matrix, k, **filters)
 
     # -- internals
 

@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .base import DIM, GalleryIndex, Metric
+from .selector import Selector
 
 VECTORS_FILE = "vectors.faiss"
 # IndexIDMap2 keeps id_map (8 B a face) and an unordered_map id -> slot that faiss does not
@@ -41,6 +42,13 @@ def flat_view(index: faiss.IndexIDMap2) -> tuple[NDArray[np.int64], NDArray[np.f
     return faiss.vector_to_array(index.id_map).astype(np.int64), vectors
 
 
+def search_params(selector: Selector | None, **ivf) -> faiss.SearchParameters | None:
+    """faiss search parameters for a filter (IDSelector) and, for IVF, its nprobe."""
+    if selector is None or selector.sel is None:
+        return None
+    return faiss.SearchParametersIVF(sel=selector.sel, **ivf) if ivf else faiss.SearchParameters(sel=selector.sel)
+
+
 def flat_bytes(index: faiss.IndexIDMap2) -> int:
     return index.ntotal * (index.d * 4 + 8 + REV_MAP_BYTES)
 
@@ -49,6 +57,7 @@ class ExactIndex(GalleryIndex):
     """Exact top-k by faiss brute force; cost grows linearly with the gallery."""
 
     type_name = "exact"
+    selects = True
 
     def __init__(self, metric: Metric = "cosine", dim: int = DIM) -> None:
         super().__init__(metric, dim)
@@ -61,9 +70,9 @@ class ExactIndex(GalleryIndex):
         self._faiss.remove_ids(face_ids)
 
     def _search_vectors(
-        self, queries: NDArray[np.float32], fetch: int
+        self, queries: NDArray[np.float32], fetch: int, selector: Selector | None = None
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-        raw, ids = self._faiss.search(queries, fetch)
+        raw, ids = self._faiss.search(queries, fetch, params=search_params(selector))
         return to_distances(self.metric, raw), ids
 
     def _stored_count(self) -> int:

@@ -12,7 +12,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .base import DIM, GalleryIndex, Metric
-from .exact import VECTORS_FILE, faiss_metric, flat_bytes, flat_view, new_flat, to_distances
+from .exact import VECTORS_FILE, faiss_metric, flat_bytes, flat_view, new_flat, search_params, to_distances
+from .selector import Selector
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class IVFIndex(GalleryIndex):
     """faiss IndexIVFFlat scanning nprobe of nlist lists; below train_size faces it is a flat exact index."""
 
     type_name = "ivf"
+    selects = True
 
     def __init__(
         self,
@@ -118,9 +120,11 @@ class IVFIndex(GalleryIndex):
         self._active().remove_ids(face_ids)
 
     def _search_vectors(
-        self, queries: NDArray[np.float32], fetch: int
+        self, queries: NDArray[np.float32], fetch: int, selector: Selector | None = None
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
-        raw, ids = self._active().search(queries, fetch)
+        # The IVF parameters replace the index's own: nprobe goes along with the filter.
+        params = search_params(selector, nprobe=self._nprobe) if self._ivf is not None else search_params(selector)
+        raw, ids = self._active().search(queries, fetch, params=params)
         return to_distances(self.metric, raw), ids
 
     def _stored_count(self) -> int:

@@ -48,8 +48,9 @@ class NumpyIndex(GalleryIndex):
         self._n = kept
 
     def _search_vectors(
-        self, queries: NDArray[np.float32], fetch: int
+        self, queries: NDArray[np.float32], fetch: int, selector=None
     ) -> tuple[NDArray[np.float32], NDArray[np.int64]]:
+        # selects is False: filters run on the results (base.search_many), selector is never given.
         n = self._n
         vectors, ids = self._vectors[:n], self._ids[:n]
         out_d = np.empty((len(queries), fetch), np.float32)

@@ -70,3 +70,44 @@ def test_exclude_face_ids_accepts_arrays_and_empty(backend):
     assert same_hits(index.search(query, 3, exclude_face_ids=np.array([], np.int64)), plain)
     skipped = index.search(query, 3, exclude_face_ids=np.array([plain[0].face_id]))
     assert plain[0].face_id not in [h.face_id for h in skipped]
+
+
+def test_filters_inside_faiss_equal_the_exact_filtered_result():
+    """The IDSelector path (exact, trained IVF probing every list) returns the brute-force filtered top-k."""
+    from service.matching.index import ExactIndex, IVFIndex
+
+    vectors = random_vectors(3000, seed=7)
+    # A rare kind (1 face in 50 a case) and owners in pairs: what made the over-fetch widen.
+    kinds = ["case" if i % 50 == 0 else "report" for i in range(3000)]
+    queries = random_vectors(6, seed=8)
+    indexes = [ExactIndex("cosine"), IVFIndex("cosine", nlist=16, nprobe=16, train_size=1000)]
+    for index in indexes:
+        fill(index, vectors, kinds=kinds)
+        assert index.selects
+    assert indexes[1].trained
+
+    def expected(kind_of, allowed, k):
+        return [_expected(vectors, q, lambda i: allowed(i) and kind_of(i) in wanted, k) for q in queries]
+
+    for kind in ("case", "report"):
+        wanted = {kind}
+        for index in indexes:
+            got = index.search_many(queries, 10, kind=kind, exclude_owner=("report", 7), exclude_face_ids={1100, 1250})
+            want = expected(lambda i: kinds[i], lambda i: not (i // 2 == 7 and kinds[i] == "report")
+                            and 1000 + i not in {1100, 1250}, 10)
+            assert [[h.face_id for h in row] for row in got] == want
+            assert all(h.kind == kind for row in got for h in row)
+
+    # The kind bitmaps follow adds, removals and a face re-added with another kind.
+    for index in indexes:
+        index.remove([1000, 1050])
+        index.add([1100], ["case"], [999], vectors[100:101])
+        index.add([5000], ["case"], [2500], -queries[0:1])
+    kinds[0] = kinds[50] = "gone"
+    kinds[100] = "case"
+    wanted = {"case"}
+    for index in indexes:
+        got = index.search_many(queries, 10, kind="case")
+        assert [[h.face_id for h in row] for row in got][1:] == expected(lambda i: kinds[i], lambda i: True, 10)[1:]
+        far = index.search(-queries[0], 1, kind="case")
+        assert [h.face_id for h in far] == [5000]
