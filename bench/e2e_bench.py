@@ -1,6 +1,6 @@
 """End-to-end benchmark through the real services: dev-set matching, and upload → candidates latency.
 
-    python bench/e2e_bench.py [--engines sface,dlib] [--gallery 100000] [--arrivals 30] [--out bench/results]
+    python bench/e2e_bench.py [--engines sface,dlib] [--gallery 100000] [--arrivals 30] [--strangers 1997] [--out bench/results]
 
 Accuracy (in-process): a fresh PostgreSQL database migrated by Alembic. For each dev-set identity with at
 least two photos, photo 1 becomes a missing-person report (reports.create_report) and every other photo an
@@ -208,6 +208,30 @@ def file_reports(staff, people: dict[str, list[DevPhoto]], settings, registry: R
         candidates.match_report(report_id, settings)
 
 
+def file_strangers(staff, strangers: list[Path], settings, registry: Registry, timings: list[Timing]) -> None:
+    """Strangers (../shared/faces-distractors) as missing-person reports of people nobody here is: every
+    candidate they get is a false one. Their sex is not recorded (the manifest has none), so no sex gate."""
+    from service.matching import candidates
+    from service.services.reports import create_report
+
+    for path in strangers:
+        new = create_report(staff, {}, [upload(DevPhoto(f"stranger:{path.stem}", path, 1))], settings)
+        registry.report_of[new.report.id] = f"stranger:{path.stem}"
+        process([p.id for p in new.report.photos], settings, timings, DevPhoto(path.stem, path, 1))
+        candidates.match_report(new.report.id, settings)
+
+
+def stranger_files(distractors: Path, n: int) -> list[Path]:
+    """The first n strangers of the manifest (the same person as a dev identity left out, as bench/open_set.py)."""
+    import csv
+
+    from bench.open_set import SAME_PERSON
+
+    with open(distractors / "manifest.csv", newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["identity"] not in SAME_PERSON]
+    return [distractors / r["file"] for r in rows[:n]]
+
+
 def with_bystander(photo: DevPhoto, bystander: DevPhoto, corner: int) -> "Upload":  # noqa: F821
     """The arrival's photo with a smaller photo of someone else pasted into a corner (a passer-by, a relative):
     its longer side is 0.35 of the photo's shorter side (the face in it smaller than the arrival's)."""
@@ -316,7 +340,7 @@ def evaluate(registry: Registry) -> dict:
 
     cases = sorted(registry.case_of)
     top_right, found, matchable = [], [], []
-    wrong_gallery, misses = [], []
+    wrong_gallery, misses, with_wrong = [], [], []
     for case_id in cases:
         identity = registry.case_of[case_id]
         rows = sorted(gallery[case_id], key=lambda r: (-r.score, r.face_distance))
@@ -327,6 +351,7 @@ def evaluate(registry: Registry) -> dict:
         found.append(any(r.report_id == truth for r in rows))
         matchable.append(can_match)
         wrong_gallery += [(identity, registry.report_of[r.report_id], r) for r in rows if r.report_id != truth]
+        with_wrong.append(any(r.report_id != truth for r in rows))
         if not right_first:
             misses.append(_miss(case_id, registry, statuses, truth, rows))
 
@@ -344,6 +369,10 @@ def evaluate(registry: Registry) -> dict:
         "cases": n,
         "cases_auto_matchable": int(matchable.sum()),
         "rank1": _frac(top_right.sum(), n),
+        # Wrong candidates do not depend on the true report being there (every owner is scored on its own), so
+        # the share of cases with one is the FPIR of the same searches without their report.
+        "fpir": _frac(sum(with_wrong), n),
+        "stranger_reports": sum(v.startswith("stranger:") for v in registry.report_of.values()),
         "rank1_bystander_photos": _frac(sum(t for c, t in zip(cases, top_right) if c in registry.with_bystander),
                                         len(registry.with_bystander)),
         "bystander_photos": len(registry.with_bystander),
@@ -431,7 +460,8 @@ def pipeline_speed(timings: list[Timing], side: int = 1024) -> dict:
     return out
 
 
-def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str, bystander_every: int = 0) -> dict:
+def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str, bystander_every: int = 0,
+             strangers: list[Path] = ()) -> dict:
     """One engine through the services: reports, arrivals, automatic matching, then staff choice."""
     from service.matching.evidence import thresholds
     from service.matching.faces import engine_for
@@ -443,6 +473,7 @@ def accuracy(app, settings, people: dict[str, list[DevPhoto]], password: str, by
         registry, timings = Registry(), []
         started = time.perf_counter()
         file_reports(staff, people, settings, registry, timings)
+        file_strangers(staff, list(strangers), settings, registry, timings)
         register_arrivals(staff, people, settings, registry, timings, bystander_every)
         automatic = evaluate(registry)
         chosen = staff_pick_largest(settings, engine.version)
@@ -821,6 +852,9 @@ ACCURACY_ROWS = (
      lambda e: f"{e['automatic']['bystander_photos']} (every {e.get('bystander_every')}) / {e['automatic']['rank1_bystander_photos']}"),
     ("cases whose photo shows two or more faces / their rank-1",
      lambda e: f"{e['automatic']['rank1_multi_face_photos']['cases']} / {e['automatic']['rank1_multi_face_photos']['rank1']}"),
+    ("stranger reports in the gallery (../shared/faces-distractors)", lambda e: e["automatic"].get("stranger_reports", 0)),
+    ("FNIR (1 - rank-1) / FPIR (cases with a wrong report candidate)",
+     lambda e: f"{round(1 - e['automatic']['rank1'], 4)} / {e['automatic'].get('fpir')}"),
     ("recall: true report among candidates (all cases)", "automatic.recall"),
     ("rank-1 / recall, cases matchable automatically",
      lambda e: f"{e['automatic']['rank1_auto_matchable']} / {e['automatic']['recall_auto_matchable']} "
@@ -954,6 +988,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--search-shards", type=int, default=1, help="gallery shards (HUIJIA_SEARCH_SHARDS) for the stack")
     parser.add_argument("--bystander-every", type=int, default=8,
                         help="paste a smaller face of another identity into every Nth arrival photo (0: none)")
+    parser.add_argument("--strangers", type=int, default=0,
+                        help="also file this many strangers from ../shared/faces-distractors as reports (open set)")
+    parser.add_argument("--distractors", type=Path, default=DEFAULT_FACES.parent / "faces-distractors")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-stack", action="store_true")
     parser.add_argument("--keep-db", action="store_true")
@@ -987,7 +1024,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in engines:
                 settings = dataclasses.replace(base_settings, face_engine=name)
                 if not args.skip_accuracy:
-                    report["accuracy"][name] = accuracy(app, settings, people, password, args.bystander_every)
+                    report["accuracy"][name] = accuracy(app, settings, people, password, args.bystander_every,
+                                                        stranger_files(args.distractors, args.strangers))
                 if not args.skip_stack:
                     report["stack"][name] = stack(app, settings, env, people, password, args.gallery, args.arrivals,
                                                   args.out / "logs" / f"stack_{name}")

@@ -1,25 +1,28 @@
 """Open-set matching with strangers in the gallery: FNIR, FPIR, false candidates per arrival; the cuts by gallery size.
 
-    python bench/open_set.py [--engine sface] [--faces DIR] [--distractors DIR] [--out bench/results] [--write-calibration]
+    python bench/open_set.py [--engine sface] [--faces DIR] [--distractors DIR] [--out bench/results] [--write-calibration] [--dlib]
 
 What it does (numbers in <out>/open_set.json and .md):
 1. Every dev-set photo and every stranger photo (../shared/faces-distractors) goes through the engine's
    `analyze`, so the face used is the one the service would use (engine/subject.py). How the subject rule did
    on photos with several faces is reported (`subject`): dev photos are checked against the identity's other
    photos, stranger photos against LFW's convention that the labelled face is the centred one.
-2. Calibration: the distances between every two strangers (about two million pairs of different people, none
-   of them a dev-set person) give the impostor distance distribution: for each per-pair false accept rate (FAR),
-   the distance below which that share of stranger pairs falls. Below what the pairs can measure (FAR < ~1e-6)
-   the tail is extrapolated by a straight line of log10(FAR) against distance, fitted on FAR 1e-5..1e-3.
-   With --write-calibration this table is written to service/matching/calibration/<engine>.json, which
-   evidence.open_set_cuts reads: cut(N) = the distance at FAR = target false candidates per arrival / N.
+2. Calibration: the strangers are split in two halves by name (open_set_levers.half_of). Half A is the cohort
+   the service normalises scores against (S-norm: how far a pair's similarity stands above what each of the two
+   faces usually scores with strangers; service/matching/normalise.py) and its calibration: the normalised
+   distances between every two strangers of half A (about half a million pairs of different people) give the
+   impostor distance distribution: for each per-pair false accept rate (FAR), the distance below which that share
+   of pairs falls. Below what the pairs can measure the tail is extrapolated by a straight line of log10(FAR)
+   against distance, fitted on FAR 1e-5..1e-3. With --write-calibration the table is written to
+   service/matching/calibration/<engine>.json and half A's embeddings (float16) to <engine>_cohort.npy;
+   evidence.open_set_cuts reads the table: cut(N) = the distance at FAR = target false candidates per arrival / N.
 3. Open set, measured: the gallery is the dev set's report photos (photo 1 of each person) plus N strangers
    (500, 1,000, all); every other dev photo is an arrival. FNIR: the arrival's report is not the first
    candidate under the cut. FPIR: the same arrival searched with its own report left out still gets a
    candidate (a person not in the gallery). False candidates per arrival: wrong gallery entries under the cut.
-   Each for today's fixed cuts (0.62 / 0.52), for the size-dependent cuts, and for probe-side adaptive score
-   normalisation (measured here only: the service does not use it yet). The sex gate applies between dev people
-   (their sex is known); strangers have no recorded sex, so none of them is gated out.
+   For today's fixed cuts on raw distances, and for the service's scores at the size-dependent cuts. The sex
+   gate applies between dev people (their sex is known); strangers have no recorded sex, so none is gated out.
+   The levers (open_set_levers.py) are measured on half B only, each calibrated on half A.
 4. Projection to 10^5 and 10^6 entries from the fitted tail: false candidates per arrival = N x FAR(cut),
    FPIR = 1 - exp(-N x FAR(cut)) (independent pairs), FNIR = share of the dev set's genuine distances above the
    cut (the rank effect of more impostors is left out, so the projected FNIR is a lower bound); with and without
@@ -44,6 +47,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
 from bench.calibrate import DEFAULT_FACES, EAST_ASIAN, read_manifest  # noqa: E402
+from bench import open_set_levers as levers  # noqa: E402
 from bench.operating_point import sex  # noqa: E402
 
 log = logging.getLogger("open_set")
@@ -58,7 +62,6 @@ SAME_PERSON = {"Joseph_Biden": "Joe_Biden"}
 # FARs written to the calibration table (per pair), and the range the tail line is fitted on.
 FAR_GRID = tuple(10.0 ** -e for e in np.arange(1.0, 6.51, 0.25))
 FIT_RANGE = (1e-5, 1e-3)
-COHORT_K = 100  # probe-side adaptive normalisation: mean and spread of the probe's top-100 gallery scores
 
 
 # -- encoding
@@ -85,7 +88,7 @@ def encode(engine, files: list[Path], cache: Path | None) -> dict:
             if str(data["key"]) == key:
                 return {k: data[k] for k in data.files if k != "key"}
     n = len(files)
-    out = {"emb": np.full((n, engine.dim), np.nan, np.float32), "status": np.empty(n, "U16"),
+    out = {"emb": np.full((n, engine.dim), np.nan, np.float32), "emb_flip": np.full((n, engine.dim), np.nan, np.float32), "status": np.empty(n, "U16"),
            "subject": np.full(n, -1, np.int32), "nfaces": np.zeros(n, np.int32), "choice": np.empty(n, "U12")}
     multi = {"mf_photo": [], "mf_index": [], "mf_emb": [], "mf_centre": []}
     started = time.perf_counter()
@@ -97,6 +100,8 @@ def encode(engine, files: list[Path], cache: Path | None) -> dict:
         if analysis.subject is not None:
             out["subject"][i] = analysis.subject
             out["emb"][i] = analysis.faces[analysis.subject].embedding
+            if hasattr(engine, "mirrored_embedding"):
+                out["emb_flip"][i] = engine.mirrored_embedding(rgb, analysis.faces[analysis.subject].landmarks)
         if len(analysis.faces) > 1:
             for j, face in enumerate(analysis.faces):
                 multi["mf_photo"].append(i)
@@ -151,30 +156,6 @@ def subject_report(enc: dict, labels: list[str], kinds: list[str]) -> dict:
 # -- calibration
 
 
-def impostor_tail(strangers: np.ndarray) -> dict:
-    """Distances between every two strangers: the distance at each FAR, and a line through the tail."""
-    sims = strangers @ strangers.T
-    iu = np.triu_indices(len(strangers), k=1)
-    dist = np.sort(1.0 - sims[iu])
-    n = dist.size
-    table = []
-    for far in FAR_GRID:
-        k = far * n
-        if k < 3:  # fewer than three pairs below: not a measurement
-            break
-        table.append([float(far), float(np.quantile(dist, far))])
-    lo, hi = FIT_RANGE
-    ks = np.arange(max(1, int(lo * n)), int(hi * n))
-    fars = (ks + 0.5) / n
-    slope, _ = np.polyfit(dist[ks], np.log10(fars), 1)
-    # The line continues the table from its last measured point, so the cut never jumps where it takes over.
-    last_far, last_d = table[-1]
-    intercept = float(np.log10(last_far) - slope * last_d)
-    return {"pairs": int(n), "strangers": int(len(strangers)), "table": table,
-            "tail_fit": {"log10_far_slope": float(slope), "log10_far_intercept": float(intercept),
-                         "fitted_on_far": list(FIT_RANGE)}}
-
-
 def far_of(calibration: dict, distance: float) -> float:
     """Per-pair impostor accept rate at `distance`: the inverse of the service's evidence.distance_at_far."""
     table = calibration["table"]
@@ -191,35 +172,9 @@ def far_of(calibration: dict, distance: float) -> float:
 # -- open set
 
 
-def probe_normalised(dist: np.ndarray) -> np.ndarray:
-    """Probe-side adaptive normalisation: (s - mean) / std of the probe's top-K similarities; returned as a distance."""
-    sims = 1.0 - dist
-    top = -np.sort(-sims, axis=1)[:, :COHORT_K]
-    return -((sims - top.mean(1, keepdims=True)) / (top.std(1, keepdims=True) + 1e-6))
-
-
 def evaluate(dist: np.ndarray, own: np.ndarray, gated: np.ndarray, cut: float) -> dict:
     """FNIR / FPIR / false candidates per arrival at one cut. `own`: the arrival's report; `gated`: sex differs."""
-    usable = np.where(gated, np.inf, dist)
-    wrong = np.where(own, np.inf, usable)
-    best_wrong = wrong.min(1)
-    own_d = np.where(own, usable, np.inf).min(1)
-    has = own.any(1)
-    hit = (own_d <= cut) & (own_d < best_wrong)
-    return {
-        "fnir": round(float(np.mean(~hit[has])), 4),
-        "fpir": round(float(np.mean(best_wrong <= cut)), 4),
-        "false_per_arrival": round(float(np.mean((wrong <= cut).sum(1))), 4),
-        "arrivals": int(len(dist)),
-    }
-
-
-def cut_for_target(values: np.ndarray, own: np.ndarray, gated: np.ndarray, target: float) -> float:
-    """For normalised scores (not calibrated in the service): the cut giving `target` false candidates per arrival."""
-    wrong = np.where(own | gated, np.inf, values).ravel()
-    wrong = np.sort(wrong[np.isfinite(wrong)])
-    k = int(target * len(values))
-    return float(wrong[k]) if k < len(wrong) else float("inf")
+    return {**levers.metrics(dist, own, gated, cut), "arrivals": int(len(dist))}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "results")
     parser.add_argument("--write-calibration", action="store_true")
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--dlib", action="store_true", help="also measure fusion with the dlib engine (encodes every photo with dlib: ~8 min more uncached)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     started = time.perf_counter()
 
-    from service.matching import evidence
+    from service.matching import evidence, normalise
     from service.matching.engine import get_engine
 
     engine = get_engine(args.engine)
@@ -256,14 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     arrival_idx = np.array([i for i in range(dev_n) if numbers[i] != 1 and usable[i]])
     lab = np.array(labels)
 
-    calibration = {"engine": engine.version, "source": "every pair of two strangers in ../shared/faces-distractors "
-                   "(LFW), each photo's subject face as the service chooses it; bench/open_set.py",
-                   **impostor_tail(emb[stranger_idx])}
+    cohort_idx = np.array([i for i in stranger_idx if levers.half_of(labels[i]) == "A"])
+    calibration = levers.service_calibration(engine, emb, cohort_idx)
     if args.write_calibration:
         CALIBRATION_DIR.mkdir(parents=True, exist_ok=True)
         (CALIBRATION_DIR / f"{engine.name}.json").write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+        np.save(CALIBRATION_DIR / f"{engine.name}_cohort.npy", emb[cohort_idx].astype(np.float16))
         evidence.impostor_calibration.cache_clear()
+        normalise.cohort_of.cache_clear()
     in_service = evidence.impostor_calibration(engine.name)
+    scored = levers.service_distances(engine, in_service)
 
     probes = emb[arrival_idx]
     probe_sex = np.array([sex(labels[i]) for i in arrival_idx])
@@ -279,21 +237,19 @@ def main(argv: list[str] | None = None) -> int:
             gal_lab = lab[gallery]
             gal_sex = np.array([sex(labels[i]) if kinds[i] == "dev" else "unknown" for i in gallery])
             dist = 1.0 - probes @ emb[gallery].T
+            product = scored(probes, emb[gallery])
             own = lab[arrival_idx][:, None] == gal_lab[None, :]
             gated = (probe_sex[:, None] != gal_sex[None, :]) & (gal_sex[None, :] != "unknown")
             entries = len(gallery)
             cuts = evidence.open_set_cuts(engine, entries, calibration=in_service)["adult"]
             rows["fixed_possible"].append(evaluate(dist, own, gated, base_possible))
             rows["fixed_likely"].append(evaluate(dist, own, gated, base_likely))
-            rows["by_size_possible"].append({**evaluate(dist, own, gated, cuts[1]), "cut": round(cuts[1], 4)})
-            rows["by_size_likely"].append({**evaluate(dist, own, gated, cuts[0]), "cut": round(cuts[0], 4)})
-            norm = probe_normalised(dist)
-            for target, name in ((0.1, "normalised_possible"), (0.01, "normalised_likely")):
-                rows[name].append(evaluate(norm, own, gated, cut_for_target(norm, own, gated, target)))
+            rows["by_size_possible"].append({**evaluate(product, own, gated, cuts[1]), "cut": round(cuts[1], 4)})
+            rows["by_size_likely"].append({**evaluate(product, own, gated, cuts[0]), "cut": round(cuts[0], 4)})
         measured.append({"strangers": n, "entries": int(len(report_idx) + n),
                          **{k: _mean_rows(v) for k, v in rows.items()}})
 
-    genuine = _genuine_distances(emb, lab, numbers, usable, dev_n)
+    genuine = _genuine_distances(scored, emb, lab, numbers, usable, dev_n)
     projection = []
     for n in PROJECT_TO + (len(stranger_idx) + len(report_idx),):
         for gate in (1.0, 0.5):
@@ -309,7 +265,11 @@ def main(argv: list[str] | None = None) -> int:
                                      "fpir": round(1 - np.exp(-fixed_fc), 4), "fnir_at_least": round(float(np.mean(genuine > base_possible)), 4)}
             projection.append(row)
 
-    pairs = _pair_rates(emb, lab, usable, dev_n, in_service, engine, len(stranger_idx) + len(report_idx))
+    dlib = (levers.encode_dlib(files, None if args.no_cache else args.out / ".cache_open_set_dlib.npz") if args.dlib
+            else np.full_like(emb, np.nan))
+    lever_data = levers.Data(emb, enc["emb_flip"], dlib, labels, kinds, numbers + [0] * len(stranger_rows), usable, sex)
+    lever_report = levers.run(lever_data, started)
+    pairs = _pair_rates(scored, emb, lab, usable, dev_n, in_service, engine, len(stranger_idx) + len(report_idx))
     report = {
         "engine": engine.version,
         "seconds": round(time.perf_counter() - started, 1),
@@ -322,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         "measured": measured,
         "projection": projection,
         "pairs": pairs,
+        "levers": lever_report,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "open_set.json").write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -334,28 +295,28 @@ def _mean_rows(rows: list[dict]) -> dict:
     return {k: (round(float(np.mean([r[k] for r in rows])), 4) if k != "arrivals" else rows[0][k]) for k in rows[0]}
 
 
-def _genuine_distances(emb, lab, numbers, usable, dev_n) -> np.ndarray:
-    """Each arrival photo's distance to its own report photo (photo 1)."""
+def _genuine_distances(scored, emb, lab, numbers, usable, dev_n) -> np.ndarray:
+    """Each arrival photo's distance (as the service scores it) to its own report photo (photo 1)."""
     report_of = {lab[i]: i for i in range(dev_n) if numbers[i] == 1 and usable[i]}
-    out = [1.0 - float(emb[i] @ emb[report_of[lab[i]]]) for i in range(dev_n)
-           if numbers[i] != 1 and usable[i] and lab[i] in report_of]
-    return np.array(out)
+    pairs = [(i, report_of[lab[i]]) for i in range(dev_n) if numbers[i] != 1 and usable[i] and lab[i] in report_of]
+    return np.array([float(scored(emb[[i]], emb[[r]])[0, 0]) for i, r in pairs])
 
 
-def _pair_rates(emb, lab, usable, dev_n, calibration, engine, entries) -> dict:
-    """Per photo pair in the dev set: genuine accept and (East Asian) impostor accept at the cuts."""
+def _pair_rates(scored, emb, lab, usable, dev_n, calibration, engine, entries) -> dict:
+    """Per photo pair in the dev set: genuine accept and (East Asian) impostor accept at the cuts (the fixed cut
+    on raw distances, the cuts by size on the scores the service computes)."""
     from service.matching import evidence
 
     idx = np.array([i for i in range(dev_n) if usable[i]])
-    d = 1.0 - emb[idx] @ emb[idx].T
+    raw = 1.0 - emb[idx] @ emb[idx].T
+    d = scored(emb[idx], emb[idx])
     iu = np.triu_indices(len(idx), k=1)
     same = (lab[idx][:, None] == lab[idx][None, :])[iu]
     east = (np.isin(lab[idx], list(EAST_ASIAN))[:, None] & np.isin(lab[idx], list(EAST_ASIAN))[None, :])[iu]
-    dist = d[iu]
     out = {}
     cuts = evidence.open_set_cuts(engine, entries, calibration=calibration)["adult"]
-    for name, cut in (("fixed_possible", evidence.thresholds(engine)["adult"][1]),
-                      (f"by_size_possible_{entries}", cuts[1]), (f"by_size_likely_{entries}", cuts[0])):
+    for name, cut, dist in (("fixed_possible", evidence.thresholds(engine)["adult"][1], raw[iu]),
+                            (f"by_size_possible_{entries}", cuts[1], d[iu]), (f"by_size_likely_{entries}", cuts[0], d[iu])):
         out[name] = {"cut": round(float(cut), 4),
                      "genuine_accept": round(float(np.mean(dist[same] <= cut)), 4),
                      "impostor_accept": round(float(np.mean(dist[~same] <= cut)), 6),
@@ -371,12 +332,14 @@ def markdown(r: dict) -> str:
              f"{', '.join(r['photos']['strangers_left_out_same_person'])}). Arrivals: {r['photos']['arrivals']} dev photos. "
              "Means over 3 random stranger subsets below the full set.", "",
              "## Measured", "",
+             "Fixed cuts: raw distances. Service rows: the scores the service computes (S-norm against the cohort file, "
+             "one photo per side here) at the cuts evidence.open_set_cuts sets for that many entries. Half of the strangers "
+             "(half A) are the cohort and the calibration set: the rows with every stranger include them; the levers "
+             "table below measures on half B only.", "",
              "| strangers | entries | cut | FNIR | FPIR | false candidates / arrival |", "|---|---|---|---|---|---|"]
     for m in r["measured"]:
         for key, label in (("fixed_possible", "fixed possible 0.62"), ("fixed_likely", "fixed likely 0.52"),
-                           ("by_size_possible", "by size, possible"), ("by_size_likely", "by size, likely"),
-                           ("normalised_possible", "probe-normalised, 0.1 target (not in service)"),
-                           ("normalised_likely", "probe-normalised, 0.01 target (not in service)")):
+                           ("by_size_possible", "service: by size, possible"), ("by_size_likely", "service: by size, likely")):
             row = m[key]
             cut = f" ({row['cut']})" if "cut" in row else ""
             lines.append(f"| {m['strangers']} | {m['entries']} | {label}{cut} | {row['fnir']} | {row['fpir']} | {row['false_per_arrival']} |")
@@ -392,6 +355,7 @@ def markdown(r: dict) -> str:
     for name, p in r["pairs"].items():
         lines.append(f"| {name} ({p['cut']}) | {p['genuine_accept']} | {p['impostor_accept']} | "
                      f"{p['east_asian_impostor_accept']} ({p['east_asian_impostor_pairs']}) |")
+    lines += levers.markdown(r["levers"])
     lines += ["", "## Subject choice on photos with two or more faces", "", "```", json.dumps(r["subject"], indent=1), "```", ""]
     return "\n".join(lines)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
-
 from sqlalchemy import select
 
 from ..extensions import db
@@ -20,6 +18,7 @@ from ..models import CandidateMatch, Case, Face, GalleryReport, Photo, SearchCha
 from ..models.types import utcnow
 from .. import tasking
 from . import evidence, scatter
+from .scoring import Best, rescore
 from .faces import owner_of
 
 log = logging.getLogger(__name__)
@@ -113,13 +112,6 @@ def rebuild_indexes() -> int:
     return sum(c.rebuild() for c in caches)
 
 
-@dataclass
-class Best:
-    distance: float
-    probe_face_id: int
-    other_face_id: int
-
-
 def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
     return db.session.scalars(
         select(Face).where(
@@ -132,7 +124,8 @@ def _probe_faces(kind: str, owner_id: int, engine_version: str) -> list[Face]:
     ).all()
 
 
-def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
+def _best_per_owner(engine, cache, probes: list[Face], kind_filter, exclude_owner) -> dict[tuple[str, int], Best]:
+    """Each gallery owner the probe faces found, at its open-set distance (scoring.rescore)."""
     from .faces import usable_vectors
 
     usable = list(usable_vectors(probes))
@@ -151,7 +144,7 @@ def _best_per_owner(cache, probes: list[Face], kind_filter, exclude_owner) -> di
         key = (hit.kind, hit.owner_id)
         if key not in best or hit.distance < best[key].distance:
             best[key] = Best(float(hit.distance), probe.id, hit.face_id)
-    return best
+    return rescore(engine, best, usable)
 
 
 def _pair_key(case_id: int, report_id: int | None = None, other_case_id: int | None = None) -> str:
@@ -166,6 +159,8 @@ def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, repor
     key = _pair_key(case.id, report.id if report else None, other.id if other else None)
     row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.pair_key == key).with_for_update().execution_options(populate_existing=True))
     evidence = {"reasons": list(fused.reasons), "agreement": [a.as_dict() for a in fused.agreement]}
+    if best.raw_distance is not None:  # the face pair's own distance, beside the normalised one that set the band
+        evidence["raw_face_distance"] = round(best.raw_distance, 4)
     if row is None:
         if fused.band is None:
             return "below_cut"
@@ -226,19 +221,24 @@ def _photos_pending(case_id=None, report_id=None) -> bool:
     return db.session.scalar(select(Photo.id).where(column == owner, Photo.status == "pending").limit(1)) is not None
 
 
-def match_case(case_id: int, settings, now=None) -> dict:
-    """Compare a case's chosen faces with open reports and every other arrival."""
+def _start(model, kind: str, owner_id: int, settings, now):
+    """A matching run's start time, owner row (None when gone), engine, chosen probe faces and clock."""
     from .faces import engine_for
 
     started = time.monotonic()
-    now = now or utcnow()
-    case = db.session.get(Case, case_id)
+    owner = db.session.get(model, owner_id)
+    if owner is None:
+        return started, None, None, [], now
+    engine = engine_for(settings)
+    return started, owner, engine, _probe_faces(kind, owner_id, engine.version), now or utcnow()
+
+
+def match_case(case_id: int, settings, now=None) -> dict:
+    """Compare a case's chosen faces with open reports and every other arrival."""
+    started, case, engine, probes, now = _start(Case, "case", case_id, settings, now)
     if case is None:
         return {"case_id": case_id, "result": "missing"}
-    engine = engine_for(settings)
-    probes = _probe_faces("case", case_id, engine.version)
-    outcomes: dict[str, int] = {}
-    cache = None
+    cache, outcomes = None, {}
     if probes:
         from .faces import usable_vectors
         from .index import Row
@@ -247,7 +247,7 @@ def match_case(case_id: int, settings, now=None) -> dict:
         # Reverse matching (a later report) searches the index for this case: its faces may be older than the
         # watermark (handed over from a street lead, chosen by staff), so they are put in if missing.
         cache.add_missing([Row(p.id, "case", case_id, v) for p, v in usable_vectors(probes)])
-        best = _best_per_owner(cache, probes, None, ("case", case_id))
+        best = _best_per_owner(engine, cache, probes, None, ("case", case_id))
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]
         reports = {r.id: r for r in db.session.scalars(
@@ -281,20 +281,13 @@ def match_case(case_id: int, settings, now=None) -> dict:
 
 def match_report(report_id: int, settings, now=None) -> dict:
     """Reverse matching: a new report against every case still searched for (long stays included)."""
-    from .faces import engine_for
-
-    started = time.monotonic()
-    now = now or utcnow()
-    report = db.session.get(GalleryReport, report_id)
+    started, report, engine, probes, now = _start(GalleryReport, "report", report_id, settings, now)
     if report is None:
         return {"report_id": report_id, "result": "missing"}
-    engine = engine_for(settings)
-    probes = _probe_faces("report", report_id, engine.version)
     outcomes: dict[str, int] = {}
-    cache = None
-    if probes and report.status == "open":
-        cache = scatter.gallery_for(engine, settings)
-        best = _best_per_owner(cache, probes, "case", None)
+    cache = scatter.gallery_for(engine, settings) if probes and report.status == "open" else None
+    if cache is not None:
+        best = _best_per_owner(engine, cache, probes, "case", None)
         case_ids = [oid for (_kind, oid) in best]
         cases = {c.id: c for c in db.session.scalars(
             select(Case).where(Case.id.in_(case_ids), Case.state.not_in(CLOSED_CASE_STATES),
@@ -307,7 +300,7 @@ def match_report(report_id: int, settings, now=None) -> dict:
                 outcomes["owner_closed"] = outcomes.get("owner_closed", 0) + 1
                 continue
             # The probe is the report's face here: swap so case_face_id is the case's face.
-            swapped = Best(hit.distance, hit.other_face_id, hit.probe_face_id)
+            swapped = Best(hit.distance, hit.other_face_id, hit.probe_face_id, hit.raw_distance)
             fused = evidence.fuse_report(engine, hit.distance, evidence.of_case(case), report_attrs, now, cuts)
             result = _upsert("gallery", case, swapped, fused, engine.version, report=report)
             outcomes[result] = outcomes.get(result, 0) + 1
@@ -350,7 +343,7 @@ def match_lead(lead_id: int, settings, now=None) -> dict:
     candidates, known, gallery = [], False, None
     if probes:
         gallery = scatter.gallery_for(engine, settings)
-        best = _best_per_owner(gallery, probes, None, None)
+        best = _best_per_owner(engine, gallery, probes, None, None)
         report_ids = [oid for (kind, oid) in best if kind == "report"]
         case_ids = [oid for (kind, oid) in best if kind == "case"]
         reports = {r.id: r for r in db.session.scalars(

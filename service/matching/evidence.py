@@ -26,6 +26,8 @@ def thresholds(engine) -> dict:
 # expected false candidates in each band at the gallery's current size, from the impostor distance
 # distribution measured by bench/open_set.py (calibration/<engine>.json). cut(N) = distance at which a
 # stranger pair is accepted with probability target / N; never looser than the per-pair cuts above.
+# Where the calibration names a normalisation (S-norm against the cohort file, scoring.py), the table is of
+# normalised distances, which is what the search worker then compares with the cuts.
 FALSE_CANDIDATES_PER_ARRIVAL = {"possible": 0.1, "likely": 0.01}
 CALIBRATION_DIR = Path(__file__).parent / "calibration"
 

@@ -55,7 +55,14 @@ class SFaceEngine(FaceEngine):
         return [RawFace(tuple(map(float, r[:4])), r[4:14].reshape(5, 2).astype(np.float64), float(r[14])) for r in rows]
 
     def _embed(self, rgb: np.ndarray, face: RawFace) -> np.ndarray:
-        aligned = align_face(rgb, face.landmarks)
+        return self._embed_aligned(align_face(rgb, face.landmarks))
+
+    def mirrored_embedding(self, rgb: np.ndarray, landmarks) -> np.ndarray:
+        """The embedding of the horizontally flipped aligned face (bench/open_set.py measures the flip average)."""
+        aligned = align_face(rgb, np.asarray(landmarks, dtype=np.float64).reshape(5, 2))
+        return self._embed_aligned(np.ascontiguousarray(aligned[:, ::-1]))
+
+    def _embed_aligned(self, aligned: np.ndarray) -> np.ndarray:
         # OpenCV's FaceRecognizerSF feeds raw 0-255 pixels, swapped BGR->RGB: the graph does its own
         # mean/scale. Our crop is already RGB, so no swap. BGR input measurably loses accuracy.
         blob = cv2.dnn.blobFromImage(aligned, 1.0, (ALIGNED_SIZE, ALIGNED_SIZE), (0, 0, 0), swapRB=False)
