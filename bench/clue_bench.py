@@ -23,7 +23,6 @@ import math
 import os
 import platform
 import random
-import secrets
 import sys
 import time
 from collections import Counter
@@ -36,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import clue_data as gen  # noqa: E402
-from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.scratch_db import create_database, drop_database, in_process_app  # noqa: E402
 from service.domain import clues as rules  # noqa: E402
 
 ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -97,11 +96,7 @@ def write_calibration(result: dict) -> None:
 
 
 def _app(url: str):
-    os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
-                       "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(OUT / "tmp")})
-    from service import create_app
-
-    return create_app()
+    return in_process_app(url, OUT / "tmp")
 
 
 def _insert_reports(db, people, rng, start_id: int) -> list[int]:

@@ -12,7 +12,6 @@ import argparse
 import json
 import os
 import platform
-import secrets
 import statistics
 import sys
 import time
@@ -23,7 +22,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch_db import create_database, drop_database  # noqa: E402
+from bench.scratch_db import create_database, drop_database, in_process_app  # noqa: E402
 
 ADMIN_URL = os.environ.get("HUIJIA_BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DB_NAME = "huijia_bench_queues"
@@ -31,17 +30,13 @@ DB_NAME = "huijia_bench_queues"
 
 def measure(cases_list: list[int], repeat: int) -> list[dict]:
     url = create_database(ADMIN_URL, DB_NAME)
-    os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
-                       "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
-                       "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(ROOT / "bench" / "results" / "tmp")})
-    from service import create_app
     from service.demo import load_demo
     from service.domain.lifecycle import SEARCHING
     from service.extensions import db
     from service.models import Case, Station, User
     from service.services import family_search, stats, worklists
 
-    app = create_app()
+    app = in_process_app(url, ROOT / "bench" / "results" / "tmp")
     rows = []
     with app.app_context():
         statements = {"n": 0}

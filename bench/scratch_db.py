@@ -44,3 +44,16 @@ def upgrade(url: str) -> None:
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
     cfg.attributes["database_url"] = url
     command.upgrade(cfg, "head")
+
+
+def in_process_app(url: str, instance_dir: Path):
+    """The Flask app over `url` in this process: fresh secret and template keys, an in-memory broker."""
+    import os
+    import secrets
+
+    os.environ.update({"HUIJIA_DATABASE_URL": url, "HUIJIA_SECRET_KEY": secrets.token_urlsafe(16),
+                       "HUIJIA_TEMPLATE_KEY": secrets.token_urlsafe(32),
+                       "HUIJIA_BROKER_URL": "memory://", "HUIJIA_INSTANCE_DIR": str(instance_dir)})
+    from service import create_app
+
+    return create_app()
