@@ -88,7 +88,7 @@ def encode(engine, files: list[Path], cache: Path | None) -> dict:
             if str(data["key"]) == key:
                 return {k: data[k] for k in data.files if k != "key"}
     n = len(files)
-    out = {"emb": np.full((n, engine.dim), np.nan, np.float32), "emb_flip": np.full((n, engine.dim), np.nan, np.float32), "status": np.empty(n, "U16"),
+    out = {"emb": np.full((n, engine.dim), np.nan, np.float32), "emb_single": np.full((n, engine.dim), np.nan, np.float32), "status": np.empty(n, "U16"),
            "subject": np.full(n, -1, np.int32), "nfaces": np.zeros(n, np.int32), "choice": np.empty(n, "U12")}
     multi = {"mf_photo": [], "mf_index": [], "mf_emb": [], "mf_centre": []}
     started = time.perf_counter()
@@ -100,8 +100,8 @@ def encode(engine, files: list[Path], cache: Path | None) -> dict:
         if analysis.subject is not None:
             out["subject"][i] = analysis.subject
             out["emb"][i] = analysis.faces[analysis.subject].embedding
-            if hasattr(engine, "mirrored_embedding"):
-                out["emb_flip"][i] = engine.mirrored_embedding(rgb, analysis.faces[analysis.subject].landmarks)
+            if hasattr(engine, "single_pass_embedding"):  # the embedding before test-time augmentation (levers)
+                out["emb_single"][i] = engine.single_pass_embedding(rgb, analysis.faces[analysis.subject].landmarks)
         if len(analysis.faces) > 1:
             for j, face in enumerate(analysis.faces):
                 multi["mf_photo"].append(i)
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
 
     dlib = (levers.encode_dlib(files, None if args.no_cache else args.out / ".cache_open_set_dlib.npz") if args.dlib
             else np.full_like(emb, np.nan))
-    lever_data = levers.Data(emb, enc["emb_flip"], dlib, labels, kinds, numbers + [0] * len(stranger_rows), usable, sex)
+    lever_data = levers.Data(emb, enc["emb_single"], dlib, labels, kinds, numbers + [0] * len(stranger_rows), usable, sex)
     lever_report = levers.run(lever_data, started)
     pairs = _pair_rates(scored, emb, lab, usable, dev_n, in_service, engine, len(stranger_idx) + len(report_idx))
     report = {
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         "subject": subject_report(enc, labels, kinds),
         "calibration": {k: calibration[k] for k in ("pairs", "strangers", "tail_fit")},
         "targets_false_per_arrival": dict(evidence.FALSE_CANDIDATES_PER_ARRIVAL),
+        "fixed_cuts": {"possible": base_possible, "likely": base_likely},
         "measured": measured,
         "projection": projection,
         "pairs": pairs,
@@ -337,14 +338,16 @@ def markdown(r: dict) -> str:
              "(half A) are the cohort and the calibration set: the rows with every stranger include them; the levers "
              "table below measures on half B only.", "",
              "| strangers | entries | cut | FNIR | FPIR | false candidates / arrival |", "|---|---|---|---|---|---|"]
+    fixed = r["fixed_cuts"]
     for m in r["measured"]:
-        for key, label in (("fixed_possible", "fixed possible 0.62"), ("fixed_likely", "fixed likely 0.52"),
+        for key, label in (("fixed_possible", f"fixed possible {fixed['possible']}"), ("fixed_likely", f"fixed likely {fixed['likely']}"),
                            ("by_size_possible", "service: by size, possible"), ("by_size_likely", "service: by size, likely")):
             row = m[key]
             cut = f" ({row['cut']})" if "cut" in row else ""
             lines.append(f"| {m['strangers']} | {m['entries']} | {label}{cut} | {row['fnir']} | {row['fpir']} | {row['false_per_arrival']} |")
     lines += ["", "## Projected (fitted impostor tail; FNIR is a lower bound)", "",
-              "| entries | sex gate share | possible cut | false cand./arrival | FPIR | FNIR ≥ | likely cut | false cand./arrival | FNIR ≥ | fixed 0.62: false cand./arrival |",
+              "| entries | sex gate share | possible cut | false cand./arrival | FPIR | FNIR ≥ | likely cut | false cand./arrival | FNIR ≥ | "
+              f"fixed {fixed['possible']}: false cand./arrival |",
               "|---|---|---|---|---|---|---|---|---|---|"]
     for p in r["projection"]:
         lines.append(f"| {p['entries']:,} | {p['sex_gate_share']} | {p['possible']['cut']} | {p['possible']['false_per_arrival']} | "

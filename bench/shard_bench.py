@@ -42,8 +42,9 @@ from bench.round_trip import breakdown, install_worker_trace, proc_cpu_ms  # noq
 from bench.search_bench import brute_force_topk, environment, percentiles, rss_bytes, write_results  # noqa: E402
 from service.matching.index import ExactIndex, IVFIndex, Row, merge_topk, nlist_for  # noqa: E402
 from service.matching.index.synthetic import SyntheticGallery, synthetic_gallery  # noqa: E402
+from service.matching.engine.sface import SFaceEngine  # noqa: E402
 
-ENGINE = "sface-2021dec-int8bq"
+ENGINE = SFaceEngine.version
 TOP_K = 50  # service/matching/candidates.TOP_K: what a match asks each shard for
 K = 10
 CASE_EVERY = 5

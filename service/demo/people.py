@@ -4,8 +4,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from ..matching.engine.sface import SFaceEngine
+
 DAYS = 150  # about five months of arrivals
-ENGINE = "sface-2021dec-int8bq"
+ENGINE = SFaceEngine.version
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段"
 GIVEN = ("伟", "芳", "娜", "秀英", "敏", "静", "丽", "强", "磊", "军", "洋", "勇", "艳", "杰", "娟", "涛", "明", "超",
          "秀兰", "霞", "平", "刚", "桂英", "建国", "建华", "玉兰", "德明", "小红", "小龙", "文", "海", "春梅", "国庆",

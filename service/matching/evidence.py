@@ -12,7 +12,7 @@ from ..models import Case, GalleryReport
 # Face-distance cuts per engine and age band: (likely, possible). Calibrated on ../shared/faces by
 # bench/calibrate.py; `possible` sits near FAR 1e-3, `likely` near FAR 1e-4 (see README §Matching).
 THRESHOLDS = {
-    "sface": {"adult": (0.52, 0.62), "child": (0.50, 0.60), "elderly": (0.52, 0.62)},
+    "sface": {"adult": (0.51, 0.61), "child": (0.49, 0.59), "elderly": (0.51, 0.61)},
     "dlib": {"adult": (0.42, 0.49), "child": (0.40, 0.47), "elderly": (0.42, 0.49)},
 }
 

@@ -12,12 +12,13 @@ from datetime import datetime, timezone
 import numpy as np
 
 from service.extensions import db
+from service.matching.engine.sface import SFaceEngine
 from service.matching.index.synthetic import _photos, synthetic_gallery
 from service.matching.templates import new_template
 from service.models import Face, GalleryReport, Photo, Station
 from tests.support.casefactory import make_case
 
-ENGINE = "sface-2021dec-int8bq"  # the default engine's version: what the search worker searches for
+ENGINE = SFaceEngine.version  # the default engine's version: what the search worker searches for
 
 
 @dataclass

@@ -29,15 +29,15 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def verified_file(path: Path, expected_sha256: str) -> Path:
+def verified_file(path: Path, expected_sha256: str, hint: str = INSTALL_HINT) -> Path:
     """Return `path` if its SHA-256 matches; a different file would silently shift every threshold."""
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"face model file is missing: {path} ({INSTALL_HINT})")
+        raise ModelFileError(f"face model file is missing: {path} ({hint})")
     actual = sha256_file(path)
     if actual != expected_sha256:
         raise ModelFileError(
             f"face model file {path} has sha256 {actual}, expected {expected_sha256}: "
-            f"it is not the build the match thresholds were calibrated on; reinstall it ({INSTALL_HINT})"
+            f"it is not the build the match thresholds were calibrated on; reinstall it ({hint})"
         )
     return path
