@@ -85,8 +85,8 @@ def follow_photos(photos: list[Photo]) -> int:
     return moved
 
 
-def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
-    """Replace this engine's faces of the photo (the caller holds the photo's row lock)."""
+def write_faces(photo: Photo, result: FaceResult, reencoded: bool = False) -> list[Face]:
+    """Replace this engine's faces of the photo (the caller holds the photo's row lock); other versions' stay."""
     templates.delete_of_faces(Face.photo_id == photo.id, Face.engine == result.engine_version)
     db.session.execute(delete(Face).where(Face.photo_id == photo.id, Face.engine == result.engine_version))
     kind, owner_id = owner_of(photo)
@@ -114,7 +114,7 @@ def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
             )
         )
     db.session.add_all(rows)
-    enrolment.record(photo, rows)
+    enrolment.record(photo, rows, reencoded)
     return rows
 
 
