@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select, text
 
-from service.matching import candidates, reencode
+from service.matching import candidates, faces, reencode
 from service.matching.faces import engine_for
 from service.models import AuditEntry, CandidateMatch, CaseEvent, Face, FaceTemplate, Photo
 from service.services import face_choice, retention
@@ -52,7 +52,8 @@ def _case(users, settings, upload):
     return case
 
 
-def test_stale_photos_are_reports_first_and_each_is_encoded_once_then_matched(db, users, settings, faces_dir, version):
+def test_stale_photos_are_reports_first_and_each_is_encoded_once_then_matched(db, users, settings, faces_dir, version,
+                                                                              monkeypatch):
     case = _case(users, settings, photo(faces_dir, "Barack_Obama", 3))
     report = _report(users, settings, photo(faces_dir, "Barack_Obama", 1))
     case_photo, report_photo = case.photos[0].id, report.photos[0].id
@@ -76,6 +77,7 @@ def test_stale_photos_are_reports_first_and_each_is_encoded_once_then_matched(db
 
     # A second run (a re-sent message) changes nothing: no duplicate faces, templates or timeline lines.
     counts = (Face.query.count(), FaceTemplate.query.count(), CaseEvent.query.count())
+    monkeypatch.setattr(faces, "analyse", lambda *a: pytest.fail("a photo on the current version was analysed again"))
     assert reencode.reencode_photo(report_photo, settings).result == "skipped"
     assert reencode.reencode_photo(case_photo, settings).result == "skipped"
     assert (Face.query.count(), FaceTemplate.query.count(), CaseEvent.query.count()) == counts
