@@ -118,6 +118,16 @@ def write_faces(photo: Photo, result: FaceResult, reencoded: bool = False) -> li
     return rows
 
 
+def shown_faces(photo_id: int) -> list[Face]:
+    """A photo's faces as pages, the API and the chooser show them: those of the newest engine version written.
+
+    After an upgrade that is the re-encoded faces (matching.reencode); the older rows stay only for the
+    candidates that show their crops, and are neither drawn twice nor offered to choose."""
+    newest = select(Face.engine).where(Face.photo_id == photo_id).order_by(Face.id.desc()).limit(1).scalar_subquery()
+    return list(db.session.scalars(
+        select(Face).where(Face.photo_id == photo_id, Face.engine == newest).order_by(Face.face_index)))
+
+
 def vector(face: Face) -> np.ndarray:
     """The face's template, decrypted in memory; TemplateRefused (logged) when it cannot be trusted."""
     return templates.vector_of(face)

@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import select, text
 
 from service.matching import candidates, faces, reencode
-from service.matching.faces import engine_for
+from service.domain.errors import NotFound
+from service.matching.faces import engine_for, shown_faces
 from service.models import AuditEntry, CandidateMatch, CaseEvent, Face, FaceTemplate, Photo
 from service.services import face_choice, retention
 from service.services.intake import photo_file, register_arrival
@@ -110,6 +111,10 @@ def test_a_staff_choice_on_a_photo_with_several_faces_survives_the_reencode(db, 
     assert [f.choice for f in chosen] == ["staff"] and chosen[0].box[0] >= 300  # Yao Ming, on the right, as staff chose
     assert [f.choice for f in new if not f.selected] == [None]
     assert _faces(pic.id, OLD)[right.face_index].choice == "staff"  # the old rows are left as they were
+    # Pages, the API and the chooser show the new faces only; an old one cannot be chosen any more.
+    assert [f.id for f in shown_faces(pic.id)] == [f.id for f in new]
+    with pytest.raises(NotFound):
+        face_choice.choose(users["staff"], pic.id, _faces(pic.id, OLD)[0].id)
 
 
 def test_without_a_staff_choice_the_new_analysis_decides(db, users, settings, faces_dir, version):
