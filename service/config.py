@@ -121,6 +121,7 @@ class Settings:
     enrolment_alert_threshold: int
     face_search_alert: str
     search_shards: int = 1
+    reencode_batch: int = 100
     shard_budget_ms: int = 2000
     # The shard a `search.<k>` worker serves, set on that worker only: it preloads the shard at start.
     search_shard: int | None = None
@@ -188,6 +189,8 @@ class Settings:
             search_shards=_positive("HUIJIA_SEARCH_SHARDS", 1),
             shard_budget_ms=_positive("HUIJIA_SHARD_BUDGET_MS", 2000),
             search_shard=_int("HUIJIA_SEARCH_SHARD", -1) if _env("HUIJIA_SEARCH_SHARD") else None,
+            # Photos sent per sweep to be encoded again after an engine upgrade (only while the default queue is idle).
+            reencode_batch=_positive("HUIJIA_REENCODE_BATCH", 100),
         )
 
     def flask_config(self) -> dict:

@@ -31,6 +31,8 @@ SHARD_QUEUE_PREFIX = "search."
 
 # Task names (kept as they were, so messages already in a broker still find their task).
 PROCESS_PHOTO = "workers.tasks.process_photo"
+# A processed photo encoded with a new engine version (sent by the sweeper while the default queue is idle).
+REENCODE_PHOTO = "workers.tasks.reencode_photo"
 SWEEP_PENDING = "workers.tasks.sweep_pending_photos"
 MATCH_CASE = "workers.tasks.search_match_case"
 MATCH_REPORT = "workers.tasks.search_match_report"
@@ -52,6 +54,7 @@ PRIVACY_WATCH = "workers.tasks.privacy_watch"
 
 QUEUE_OF = {
     PROCESS_PHOTO: DEFAULT_QUEUE,
+    REENCODE_PHOTO: DEFAULT_QUEUE,
     SWEEP_PENDING: DEFAULT_QUEUE,
     RUN_JOB: DEFAULT_QUEUE,
     ERASE_BIOMETRICS: DEFAULT_QUEUE,

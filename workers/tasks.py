@@ -48,6 +48,14 @@ def process_photo(photo_id: int) -> str:
     return photos.process_photo(int(photo_id), _settings()).result
 
 
+@_task(tasking.REENCODE_PHOTO)
+def reencode_photo(photo_id: int) -> str:
+    """A processed photo's faces with the current engine version (after an upgrade); then its owner is matched."""
+    from service.matching import reencode
+
+    return reencode.reencode_photo(int(photo_id), _settings()).result
+
+
 @_task(tasking.SWEEP_PENDING, max_retries=3)
 def sweep_pending_photos() -> int:
     """Beat job: re-send work whose message was lost (broker down, worker lost)."""

@@ -38,12 +38,9 @@ def photo_json(photo: Photo) -> dict:
 
 
 def _faces_of(photo):
-    from sqlalchemy import select
+    from ..matching.faces import shown_faces
 
-    from ..extensions import db
-    from ..models import Face
-
-    return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
+    return shown_faces(photo.id)
 
 
 def _masked_exit(details: dict | None) -> dict | None:

@@ -63,12 +63,18 @@ def basis_on_record(kind: str, owner_id: int) -> BiometricBasis | None:
                                                           BiometricBasis.owner_id == owner_id))
 
 
-def record(photo: Photo, faces: list[Face]) -> None:
-    """After a photo's faces are written: the basis on record, and the face search counted for the uploader."""
+def record(photo: Photo, faces: list[Face], reencoded: bool = False) -> None:
+    """After a photo's faces are written: the basis on record, and the face search counted for the uploader.
+
+    A photo encoded again for a new engine version (matching.reencode) is searched by the system, not by the
+    uploader: its row names no account, so an upgrade does not look like a clerk's unusual search volume."""
     if not faces:
         return
     kind, owner_id = faces[0].owner_kind, faces[0].owner_id
     record_basis(kind, owner_id, photo.id)
-    if photo.uploaded_by_id is not None:
+    if reencoded:
+        audit.record(None, "face.search", kind, owner_id,
+                     {"photo_id": photo.id, "faces": len(faces), "engine": faces[0].engine})
+    elif photo.uploaded_by_id is not None:
         audit.record(photo.uploaded_by_id, "face.search", kind, owner_id, {"photo_id": photo.id, "faces": len(faces)})
 

@@ -85,8 +85,8 @@ def follow_photos(photos: list[Photo]) -> int:
     return moved
 
 
-def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
-    """Replace this engine's faces of the photo (the caller holds the photo's row lock)."""
+def write_faces(photo: Photo, result: FaceResult, reencoded: bool = False) -> list[Face]:
+    """Replace this engine's faces of the photo (the caller holds the photo's row lock); other versions' stay."""
     templates.delete_of_faces(Face.photo_id == photo.id, Face.engine == result.engine_version)
     db.session.execute(delete(Face).where(Face.photo_id == photo.id, Face.engine == result.engine_version))
     kind, owner_id = owner_of(photo)
@@ -114,8 +114,18 @@ def write_faces(photo: Photo, result: FaceResult) -> list[Face]:
             )
         )
     db.session.add_all(rows)
-    enrolment.record(photo, rows)
+    enrolment.record(photo, rows, reencoded)
     return rows
+
+
+def shown_faces(photo_id: int) -> list[Face]:
+    """A photo's faces as pages, the API and the chooser show them: those of the newest engine version written.
+
+    After an upgrade that is the re-encoded faces (matching.reencode); the older rows stay only for the
+    candidates that show their crops, and are neither drawn twice nor offered to choose."""
+    newest = select(Face.engine).where(Face.photo_id == photo_id).order_by(Face.id.desc()).limit(1).scalar_subquery()
+    return list(db.session.scalars(
+        select(Face).where(Face.photo_id == photo_id, Face.engine == newest).order_by(Face.face_index)))
 
 
 def vector(face: Face) -> np.ndarray:

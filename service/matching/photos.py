@@ -33,7 +33,7 @@ class Outcome:
     result: str  # processed status, or "skipped" / "missing"
 
 
-def _lock(photo_id: int) -> Photo | None:
+def lock_photo(photo_id: int) -> Photo | None:
     # populate_existing: a row locked after waiting must overwrite what this session loaded
     # earlier in the transaction, or a concurrent run's result would be invisible here.
     return db.session.scalar(
@@ -44,7 +44,7 @@ def _lock(photo_id: int) -> Photo | None:
 def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
     """Process one pending photo: normalise it, find and encode its faces, then queue matching."""
     started = time.monotonic()
-    photo = _lock(photo_id)
+    photo = lock_photo(photo_id)
     if photo is None:
         db.session.rollback()
         exists = db.session.get(Photo, photo_id) is not None
@@ -53,7 +53,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
         db.session.rollback()
         return Outcome(photo_id, "skipped")
     if photo.attempts >= MAX_ATTEMPTS:
-        _finish(photo, "invalid", f"failed:{photo.attempts}")
+        finish(photo, "invalid", f"failed:{photo.attempts}")
         return Outcome(photo_id, "invalid")
     photo.attempts += 1
     db.session.commit()  # counts this attempt even if the worker dies below
@@ -62,7 +62,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
         original = media_path(settings.media_dir, photo.sha256, EXTENSIONS[photo.mime]).read_bytes()
     except FileNotFoundError:
         photo = db.session.get(Photo, photo_id)
-        _finish(photo, "invalid", "file_missing")
+        finish(photo, "invalid", "file_missing")
         return Outcome(photo_id, "invalid")
     try:
         # Decoded once: the same pixels are stored (normalised JPEG) and searched for faces.
@@ -71,7 +71,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
     except Exception as exc:  # a file that passed upload checks but does not decode fully
         log.warning("event=photo_decode_failed photo_id=%s error=%s", photo_id, type(exc).__name__)
         photo = db.session.get(Photo, photo_id)
-        _finish(photo, "invalid", "undecodable")
+        finish(photo, "invalid", "undecodable")
         return Outcome(photo_id, "invalid")
     meta = {
         "exif_orientation": decoded.exif_orientation,
@@ -91,7 +91,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
             result = faces.analyse(rgb, settings)
         except FaceImageError as exc:
             photo = db.session.get(Photo, photo_id)
-            _finish(photo, "invalid", getattr(exc, "reason_code", None) or "undecodable")
+            finish(photo, "invalid", getattr(exc, "reason_code", None) or "undecodable")
             return Outcome(photo_id, "invalid")
         status, reason = result.status, result.reason
 
@@ -105,7 +105,7 @@ def process_photo(photo_id: int, settings, with_faces: bool = True) -> Outcome:
     photo.meta = {**(photo.meta or {}), **meta}
     if result is not None:
         faces.write_faces(photo, result)
-    _finish(photo, status, reason)
+    finish(photo, status, reason)
     log.info("event=photo_processed photo_id=%s status=%s ms=%d", photo_id, status, (time.monotonic() - started) * 1000)
     return Outcome(photo_id, status)
 
@@ -126,7 +126,7 @@ def taken_on(original: bytes):
     return day if 1990 <= day.year <= utcnow().year else None
 
 
-def _finish(photo: Photo, status: str, reason: str | None) -> None:
+def finish(photo: Photo, status: str, reason: str | None) -> None:
     """Reasons are codes (photo_reason in web/labels.py translates them): failed:N, file_missing,
     undecodable, faces:N, auto_chosen:N, staff_chosen, or a quality code (too_small...)."""
     photo.status = status

@@ -63,14 +63,14 @@ def may_choose(actor: User, photo: Photo) -> bool:
 def choose(actor: User, photo_id: int, face_id: int, ip: str | None = None) -> Choice:
     """Match the photo with this face only: audit row, commit, then matching of the photo's owner."""
     from ..matching.candidates import queue_for_photo
-    from ..matching.faces import choose_face
+    from ..matching.faces import choose_face, shown_faces
 
     photo = db.session.get(Photo, photo_id)
     if photo is None:
         raise NotFound(f"photo {photo_id} not found")
     _owner_check(actor, photo)
-    face = db.session.get(Face, face_id)
-    if face is None or face.photo_id != photo.id:
+    face = next((f for f in shown_faces(photo.id) if f.id == face_id), None)
+    if face is None:  # another photo's, or an older engine version's (replaced by a re-encode)
         raise NotFound(f"face {face_id} is not a face of photo {photo_id}")
     photo = db.session.scalar(select(Photo).where(Photo.id == photo_id).with_for_update().execution_options(populate_existing=True))
     previous = photo.status

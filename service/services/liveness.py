@@ -6,7 +6,8 @@ The signals, read by /healthz and /readyz, the banner on staff pages, the operat
   two sweep intervals = beat stopped or hung (no sweeper, no deadline alerts, no retention).
 - sweep: the sweeper marks each run; late while the beat ticks = the workers or the broker take no work.
 - broker: reachable or not, messages waiting per queue, delivered but unacknowledged.
-- photos: pending, the age of the oldest, those the broker never took (`queued_at` NULL).
+- photos: pending, the age of the oldest, those the broker never took (`queued_at` NULL), and after an engine
+  upgrade those still to be encoded again (counted by the sweeper, services/sweeper.py).
 Marks are written and read with the database's clock, so processes on hosts with skewed clocks agree.
 """
 from __future__ import annotations
@@ -89,6 +90,8 @@ def status(settings, probe_broker: bool = True) -> dict:
     sweep = _signal(marks.get("sweep"), now, SWEEP_LATE_INTERVALS * interval)
     sweep["requeued"] = ((marks["sweep"].data or {}).get("requeued") if "sweep" in marks else None)
     photos = _photos(settings, now)
+    # After an engine upgrade: photos still to be encoded again, as the last sweep counted them.
+    photos["faces_to_reencode"] = ((marks["sweep"].data or {}).get("faces_to_reencode") if "sweep" in marks else None)
     broker = tasking.broker_report(settings) if probe_broker else None
 
     problems = []

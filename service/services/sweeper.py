@@ -6,6 +6,8 @@ Run by beat every HUIJIA_SWEEP_INTERVAL_SECONDS. What is re-sent, and when:
 - pending work sent a while ago while its queue holds no message (the worker that had it died): after
   IDLE_GRACE_SECONDS;
 - anything pending longer than HUIJIA_PENDING_PHOTO_SWEEP_SECONDS: the backstop for any other lost message.
+After a face engine upgrade it also sends up to HUIJIA_REENCODE_BATCH photos to be encoded again, and only while
+the default queue has nothing waiting: the re-encode fills idle capacity and never delays new arrivals.
 A second message for the same work is harmless: tasks are idempotent (row lock, `pending` check).
 """
 from __future__ import annotations
@@ -16,8 +18,8 @@ from sqlalchemy import select
 
 from .. import tasking
 from ..extensions import db
-from ..matching import photos
-from ..models import Job
+from ..matching import photos, reencode
+from ..models import Heartbeat, Job
 from ..models.types import utcnow
 from . import liveness, uploads
 from .queueing import send_photos
@@ -55,15 +57,38 @@ def sweep(settings) -> int:
     job_age = max(min(photo_age, match_age), min(settings.pending_photo_sweep_seconds, IDLE_GRACE_SECONDS))
     job_ids = _resend_queued_jobs(job_age)
     uploads.sweep(settings)  # chunked photo uploads nobody finished within a day
+    reencoding, to_reencode = send_reencode(settings, broker)
     requeued = len(photo_ids) - len(unsent) + len(case_ids) + len(report_ids) + len(lead_ids) + len(job_ids)
     liveness.record("sweep", {"requeued": requeued, "unsent": len(unsent), "broker": broker["state"],
-                              "broker_lost_messages": forgot})
+                              "broker_lost_messages": forgot, "reencode_sent": len(reencoding),
+                              "faces_to_reencode": to_reencode})
     try:
         liveness.check_and_alert(settings)
     except Exception as exc:  # a mail server away must not fail the sweep (it ran)
         db.session.rollback()
         log.warning("event=liveness_check_failed error=%s", type(exc).__name__)
     return requeued
+
+
+def send_reencode(settings, broker: dict) -> tuple[list[int], int | None]:
+    """Photos sent to be encoded with the current engine version, and how many still wait for it.
+
+    Nothing is sent unless the default queue is known to be empty. The count is exact while a batch is
+    short (the last ones), counted otherwise, and kept from the last sweep when this one does not look.
+    """
+    if broker["state"] != "ok" or (broker["queues"] or {}).get(tasking.DEFAULT_QUEUE) != 0:
+        mark = db.session.get(Heartbeat, "sweep")
+        db.session.rollback()
+        return [], ((mark.data or {}).get("faces_to_reencode") if mark is not None else None)
+    from ..matching.faces import engine_for
+
+    version = engine_for(settings).version
+    photo_ids = reencode.stale_photos(version, settings.reencode_batch)
+    waiting = len(photo_ids) if len(photo_ids) < settings.reencode_batch else reencode.count_stale(version)
+    sent = [photo_id for photo_id in photo_ids if tasking.enqueue(tasking.REENCODE_PHOTO, photo_id)]
+    if photo_ids:
+        log.info("event=sweep_reencode sent=%d waiting=%d engine=%s", len(sent), waiting, version)
+    return sent, waiting
 
 
 def _resend_after(settings, broker: dict, queue: str, forgot: bool) -> int:

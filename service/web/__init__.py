@@ -118,11 +118,9 @@ EVENT_LABELS = {
 
 
 def faces_of(photo) -> list:
-    from sqlalchemy import select
+    from ..matching.faces import shown_faces
 
-    from ..models import Face
-
-    return db.session.scalars(select(Face).where(Face.photo_id == photo.id).order_by(Face.face_index)).all()
+    return shown_faces(photo.id)
 
 
 def candidate_faces(candidates, from_report: bool = False) -> dict:

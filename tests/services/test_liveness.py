@@ -61,14 +61,15 @@ def test_healthz_keeps_its_contract_and_shows_every_signal(client, db, settings)
     assert body["db"] == "ok" and body["broker"] == "ok"  # the test run's real Redis
     assert set(body["queues"]) == {"default", "search"} and all(isinstance(n, int) for n in body["queues"].values())
     assert body["beat"]["state"] == "never" and body["sweep"]["state"] == "never"
-    assert body["photos"] == {"pending": 0, "oldest_pending_s": None, "unsent": 0}
+    assert body["photos"] == {"pending": 0, "oldest_pending_s": None, "unsent": 0, "faces_to_reencode": None}
     # Ready means everything runs: not before the first beat tick.
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["status"] == "degraded"
     liveness.record("beat")
-    liveness.record("sweep", {"requeued": 0})
+    liveness.record("sweep", {"requeued": 0, "faces_to_reencode": 7})
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ok", ready.get_json()
+    assert ready.get_json()["photos"]["faces_to_reencode"] == 7  # after an engine upgrade, as the sweeper counted
 
     _age(db, "beat", 2 * settings.sweep_interval_seconds + 1)
     health = client.get("/healthz")

@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 
 from service import tasking
 from service.models import Heartbeat, Job, Photo
-from service.services import queueing, sweeper
+from service.services import liveness, queueing, sweeper
 from service.services.intake import Upload, register_arrival
 
 
@@ -101,3 +101,65 @@ def test_mark_unsent_leaves_finished_photos_alone(db, users, settings, face_phot
     queueing.mark_unsent([photo_id])
     assert _queued_at(db, photo_id) is not None
     assert db.session.scalar(select(Photo.status).where(Photo.id == photo_id)) == "processed"
+
+
+@pytest.fixture()
+def quiet_broker(tmp_path, settings):
+    """Settings whose broker report reads a private Redis: its default queue holds exactly what the test puts there
+    (the run's shared Redis has other tests' messages). Sends still go through the app's broker."""
+    from tests.support.procs import ThrowawayRedis
+
+    redis = ThrowawayRedis(tmp_path)
+    redis.start()
+    try:
+        yield dataclasses.replace(settings, broker_url=redis.url, reencode_batch=1, pending_photo_sweep_seconds=3600)
+    finally:
+        redis.stop()
+
+
+def test_photos_to_reencode_are_sent_only_while_the_default_queue_is_idle(db, users, settings, faces_dir, quiet_broker):
+    from service.matching import reencode
+    from service.matching.faces import engine_for
+    from tests.matching.test_reencode import relabel
+    from tests.support.faces import photo, process_all
+
+    cases = [register_arrival(users["staff"], {"name": "升级"}, [photo(faces_dir, "Colin_Powell", n)], settings).case
+             for n in (1, 2)]
+    process_all(settings)
+    relabel(db)  # processed before the upgrade
+    current = register_arrival(users["staff"], {"name": "新"}, [photo(faces_dir, "Colin_Powell", 3)], settings).case
+    process_all(settings)  # after it: never to be encoded again
+    stale = [c.photos[0].id for c in cases]
+    assert reencode.stale_photos(engine_for(settings).version, 10) == stale
+    assert current.photos[0].id not in stale
+
+    client = tasking._redis(quiet_broker.broker_url)
+    client.lpush(tasking.DEFAULT_QUEUE, "an arrival's photo, waiting")
+    sweeper.sweep(quiet_broker)
+    mark = db.session.get(Heartbeat, "sweep").data
+    assert mark["reencode_sent"] == 0 and mark["faces_to_reencode"] is None  # busy: not even looked at
+
+    client.delete(tasking.DEFAULT_QUEUE)
+    sweeper.sweep(quiet_broker)
+    db.session.expire_all()
+    mark = db.session.get(Heartbeat, "sweep").data
+    assert mark["reencode_sent"] == 1 and mark["faces_to_reencode"] == 2  # one batch (of 1), both counted
+    assert sweeper.send_reencode(quiet_broker, tasking.broker_report(quiet_broker)) == ([stale[0]], 2)
+
+    client.lpush(tasking.DEFAULT_QUEUE, "another arrival")
+    sweeper.sweep(quiet_broker)
+    db.session.expire_all()
+    mark = db.session.get(Heartbeat, "sweep").data
+    assert mark["reencode_sent"] == 0 and mark["faces_to_reencode"] == 2  # the last count, kept for /healthz
+    assert liveness.status(quiet_broker, probe_broker=False)["photos"]["faces_to_reencode"] == 2
+
+
+def test_photos_on_the_current_version_are_never_sent(db, users, settings, faces_dir, quiet_broker):
+    from tests.support.faces import photo, process_all
+
+    register_arrival(users["staff"], {"name": "新"}, [photo(faces_dir, "Colin_Powell", 1)], settings)
+    process_all(settings)
+    idle = {"state": "ok", "queues": {"default": 0, "search": 0}, "unacked": 0}
+    assert sweeper.send_reencode(quiet_broker, idle) == ([], 0)
+    sweeper.sweep(quiet_broker)
+    assert db.session.get(Heartbeat, "sweep").data["reencode_sent"] == 0

@@ -203,7 +203,7 @@ class FaceEngine(ABC):
         for hit in (self.detect(region) if region.size else []):
             box_in_photo = (hit.box[0] + x0, hit.box[1] + y0, hit.box[2], hit.box[3])
             moved = RawFace(box_in_photo, hit.landmarks + (x0, y0), hit.score)
-            overlap = _iou(moved.box, box)
+            overlap = iou(moved.box, box)
             if overlap > best_iou:
                 best, best_iou = moved, overlap
         if best is None:
@@ -239,7 +239,8 @@ def judge(faces: list[DetectedFace], width: int, height: int) -> Judgement:
     return judge_subject(faces, width, height)
 
 
-def _iou(a, b) -> float:
+def iou(a, b) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
     ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
     inter = max(0.0, min(ax1, bx1) - max(a[0], b[0])) * max(0.0, min(ay1, by1) - max(a[1], b[1]))
     union = a[2] * a[3] + b[2] * b[3] - inter
