@@ -183,6 +183,9 @@ def _upsert(kind: str, case: Case, best: Best, fused, engine_version: str, repor
         row.face_distance, row.score, row.band, row.evidence, row.engine = (
             best.distance, fused.score, fused.band, evidence, engine_version
         )
+        if row.kind != "description":  # review shows the two faces this distance is of (a re-encode's new rows)
+            faces = (best.probe_face_id, best.other_face_id)
+            row.case_face_id, row.other_face_id = faces if row.case_id == case.id else faces[::-1]
         from ..services.clues import merge_face  # the interview clues may have proposed this pair first
 
         merge_face(row, kind, fused, best.probe_face_id, best.other_face_id)

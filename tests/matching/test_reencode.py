@@ -26,7 +26,7 @@ def relabel(db, old: str = OLD) -> None:
     """Every face and template of the current version becomes an older version's (what an upgrade leaves behind)."""
     from service.matching.engine import get_engine
 
-    for table in ("face", "face_template"):
+    for table in ("face", "face_template", "candidate_match"):
         db.session.execute(text(f"UPDATE {table} SET engine = :old WHERE engine = :current"),
                            {"old": old, "current": get_engine("sface").version})
     db.session.commit()
@@ -61,6 +61,9 @@ def test_stale_photos_are_reports_first_and_each_is_encoded_once_then_matched(db
     assert case_photo < report_photo  # so the order below is the owner's, not the id's
     old_faces = {f.id for f in Face.query}
     assert reencode.stale_photos(version, 10) == []  # everything is on the current version
+    candidates.match_case(case.id, settings)  # a pending candidate found before the upgrade, with the old faces
+    first = db.session.scalar(select(CandidateMatch).where(CandidateMatch.case_id == case.id))
+    assert {first.case_face_id, first.other_face_id} <= old_faces
     relabel(db)
     assert reencode.stale_photos(version, 10) == [report_photo, case_photo]
     assert reencode.stale_photos(version, 1) == [report_photo]
@@ -88,6 +91,8 @@ def test_stale_photos_are_reports_first_and_each_is_encoded_once_then_matched(db
     candidates.match_case(case.id, settings)
     row = db.session.scalar(select(CandidateMatch).where(CandidateMatch.case_id == case.id))
     assert row.report_id == report.id and row.engine == version
+    # Review shows the faces the new distance is of, not the old version's rows it was first found with.
+    assert (row.case_face_id, row.other_face_id) == (_faces(case_photo, version)[0].id, _faces(report_photo, version)[0].id)
     # The system searched again, not the clerk: the privacy watch does not count an upgrade against them.
     searches = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "face.search")).all()
     assert sorted(a.user_id is None for a in searches) == [False, False, True, True]
