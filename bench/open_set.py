@@ -88,7 +88,8 @@ def encode(engine, files: list[Path], cache: Path | None) -> dict:
             if str(data["key"]) == key:
                 return {k: data[k] for k in data.files if k != "key"}
     n = len(files)
-    out = {"emb": np.full((n, engine.dim), np.nan, np.float32), "emb_single": np.full((n, engine.dim), np.nan, np.float32), "status": np.empty(n, "U16"),
+    out = {"emb": np.full((n, engine.dim), np.nan, np.float32), "emb_single": np.full((n, engine.dim), np.nan, np.float32),
+           "emb_tta4": np.full((n, engine.dim), np.nan, np.float32), "status": np.empty(n, "U16"),
            "subject": np.full(n, -1, np.int32), "nfaces": np.zeros(n, np.int32), "choice": np.empty(n, "U12")}
     multi = {"mf_photo": [], "mf_index": [], "mf_emb": [], "mf_centre": []}
     started = time.perf_counter()
@@ -100,8 +101,12 @@ def encode(engine, files: list[Path], cache: Path | None) -> dict:
         if analysis.subject is not None:
             out["subject"][i] = analysis.subject
             out["emb"][i] = analysis.faces[analysis.subject].embedding
-            if hasattr(engine, "single_pass_embedding"):  # the embedding before test-time augmentation (levers)
-                out["emb_single"][i] = engine.single_pass_embedding(rgb, analysis.faces[analysis.subject].landmarks)
+            if hasattr(engine, "passes"):  # one pass (the engine before tta2), and four (tta2 + mirrored): levers
+                face = analysis.faces[analysis.subject]
+                passes = engine.passes(rgb, face.landmarks, face.box)
+                out["emb_single"][i] = passes["yunet"]
+                total = sum(passes.values())
+                out["emb_tta4"][i] = total / np.linalg.norm(total)
         if len(analysis.faces) > 1:
             for j, face in enumerate(analysis.faces):
                 multi["mf_photo"].append(i)
@@ -267,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 
     dlib = (levers.encode_dlib(files, None if args.no_cache else args.out / ".cache_open_set_dlib.npz") if args.dlib
             else np.full_like(emb, np.nan))
-    lever_data = levers.Data(emb, enc["emb_single"], dlib, labels, kinds, numbers + [0] * len(stranger_rows), usable, sex)
+    lever_data = levers.Data(emb, enc["emb_single"], enc["emb_tta4"], dlib, labels, kinds, numbers + [0] * len(stranger_rows), usable, sex)
     lever_report = levers.run(lever_data, started)
     pairs = _pair_rates(scored, emb, lab, usable, dev_n, in_service, engine, len(stranger_idx) + len(report_idx))
     report = {

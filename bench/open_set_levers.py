@@ -1,5 +1,5 @@
 """Open-set levers (issue 12), measured for bench/open_set.py: cohort score normalisation, test-time
-augmentation (the engine's tta4 embedding against one SFace pass), several photos per person, fusion with the
+augmentation (the engine's tta2 embedding against one SFace pass and against four), several photos per person, fusion with the
 dlib engine, pre-filters.
 
 Protocol (nothing tuned on what is measured): the strangers are split in two halves by a fixed hash of their
@@ -170,14 +170,15 @@ MODES = {"raw": ("raw", None), "z": ("z", None), "adaptive z": ("z", TOP_K), "s-
 class Data:
     """The encoded photos, split into dev reports / arrivals and stranger halves A (cohort) and B."""
 
-    def __init__(self, emb, emb_single, dlib, labels, kinds, numbers, usable, sex_of):
+    def __init__(self, emb, emb_single, emb_tta4, dlib, labels, kinds, numbers, usable, sex_of):
         self.lab = np.array(labels)
         self.sex_of = sex_of
         dev = np.array([k == "dev" for k in kinds])
         num = np.array(numbers)
-        # tta4: the engine's embedding (sface.py); single: one pass on YuNet's points (the engine before tta4).
-        single = emb_single if np.isfinite(emb_single).any() else emb
-        self.embs = {"single": single, "tta4": emb}
+        # tta2: the engine's embedding (sface.py: YuNet's and dlib's points); single: one pass on YuNet's points
+        # (the engine before tta2); tta4: those two and both mirrored.
+        self.embs = {"single": emb_single if np.isfinite(emb_single).any() else emb, "tta2": emb,
+                     "tta4": emb_tta4 if np.isfinite(emb_tta4).any() else emb}
         self.dlib = dlib
         self.usable = usable
         strangers = np.flatnonzero(~dev & usable)
@@ -203,12 +204,12 @@ def scorer(data: Data, emb_name: str, mode_name: str, vectors: bool = False):
 
 
 def fusion_scorer(data: Data, mode_name: str) -> tuple[str, callable]:
-    x = data.embs["tta4"]
+    x = data.embs["tta2"]
     mode, k = MODES[mode_name]
     ok = data.a[np.isfinite(data.dlib[data.a]).all(1)]
     s1 = Scorer("sface", x[data.a], mode, k)
     s2 = Scorer("dlib", data.dlib[ok], mode, k, metric="euclidean")
-    return f"tta4/{mode_name} + dlib", lambda p, g: fused([s1, s2], [x[p], data.dlib[p]], [x[g], data.dlib[g]])
+    return f"tta2/{mode_name} + dlib", lambda p, g: fused([s1, s2], [x[p], data.dlib[p]], [x[g], data.dlib[g]])
 
 
 def open_set_rows(data: Data, name: str, fn, sizes, gate: bool = True) -> list[dict]:
@@ -283,15 +284,15 @@ def run(data: Data, started: float) -> dict:
     overlap = [(len(data.all_strangers), data.all_strangers, [None])]
     result = {"protocol": __doc__.split("\n\n", 1)[1].strip(), "cohort_A": int(len(data.a)), "measured_B": int(len(data.b)),
               "rows": [], "templates": []}
-    levers = [scorer(data, e, m) for e in ("single", "tta4") for m in MODES]
+    levers = [scorer(data, e, m) for e in ("single", "tta2", "tta4") for m in MODES]
     if np.isfinite(data.dlib).any():
         levers += [fusion_scorer(data, "s-norm"), fusion_scorer(data, "z")]
     for name, fn in levers:
         result["rows"] += open_set_rows(data, name, fn, sizes + overlap)
         log.info("event=lever name=%s s=%.0f", name, time.perf_counter() - started)
-    name, fn = scorer(data, "tta4", "raw")
+    name, fn = scorer(data, "tta2", "raw")
     result["rows"] += open_set_rows(data, f"{name}, no sex gate", fn, b_all, gate=False)
-    for emb_name, mode in (("single", "raw"), ("single", "s-norm"), ("tta4", "s-norm")):
+    for emb_name, mode in (("single", "raw"), ("single", "s-norm"), ("tta2", "s-norm"), ("tta4", "s-norm")):
         result["templates"] += templates_rows(data, *scorer(data, emb_name, mode, vectors=True))
     return result
 

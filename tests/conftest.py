@@ -61,7 +61,16 @@ def _upgrade(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return os.environ.get("HUIJIA_TEST_REDIS_URL", DEFAULT_REDIS)
+    """The test Redis; under xdist each worker gets its own db (base, base-1, ...): worker subprocesses started
+    by two test processes on one db would take each other's messages and run them against the wrong database."""
+    url = os.environ.get("HUIJIA_TEST_REDIS_URL", DEFAULT_REDIS)
+    worker = _worker_suffix()
+    if not worker.startswith("gw"):
+        return url
+    base, _, db = url.rpartition("/")
+    if not db.isdigit():
+        base, db = url.rstrip("/"), "0"
+    return f"{base}/{(int(db) - int(worker[2:])) % 16}"
 
 
 @pytest.fixture(scope="session")

@@ -34,7 +34,7 @@ class Face(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     photo_id: Mapped[int] = mapped_column(ForeignKey("photo.id", ondelete="CASCADE"), index=True)
-    engine: Mapped[str] = mapped_column(String(40))  # engine version, e.g. sface-2021dec-int8bq-tta4
+    engine: Mapped[str] = mapped_column(String(40))  # engine version, e.g. sface-2021dec-int8bq-tta2
     face_index: Mapped[int]  # 0 = largest
     owner_kind: Mapped[str] = mapped_column(String(8))  # case | report (denormalised for the index loader)
     owner_id: Mapped[int] = mapped_column(index=True)

@@ -1,10 +1,10 @@
 """A second estimate of the five alignment points: dlib's 68-point shape predictor inside the detector's box.
 
 SFace's embedding moves with the five points its crop is aligned on, and YuNet's int8 landmarks are off by a
-pixel or two on small faces. The SFace engine therefore embeds the face aligned on both estimates, each also
-mirrored, and keeps the mean (test-time augmentation). Measured on the dev set with 1,008 strangers (S-norm,
-cohort = the other half of the strangers): rank-1 0.958 -> 0.972, FNIR at FPIR 0.03 0.154 -> 0.098; with the
-halves swapped 0.101 -> 0.080 (bench/results/open_set.md).
+pixel or two on small faces. The SFace engine therefore embeds the face aligned on both estimates and keeps the
+mean (test-time augmentation). Measured on the dev set with 1,008 strangers (S-norm, cohort = the other half of
+the strangers): rank-1 0.958 -> 0.972, FNIR at 0.1 false candidates per arrival 0.066 -> 0.049; with the halves
+swapped 0.955 -> 0.969 and 0.063 -> 0.052 (bench/results/open_set.md).
 
 The predictor file ships in face_recognition_models (installed for the dlib engine); it is checked by hash.
 """

@@ -1,7 +1,7 @@
 """The default engine: YuNet detection, 5-point alignment, SFace 128-d embedding, cosine distance.
 
-The embedding of a face is the mean of four SFace passes: aligned on YuNet's five points and on the five
-points of dlib's shape predictor (landmarks.py), each as is and mirrored. One pass costs ~4 ms.
+The embedding of a face is the mean of two SFace passes: aligned on YuNet's five points and on the five
+points of dlib's shape predictor (landmarks.py). One pass costs ~16 ms on one core, the shape ~1.4 ms.
 """
 from __future__ import annotations
 
@@ -27,12 +27,13 @@ SFACE_INPUT = "data"
 
 class SFaceEngine(FaceEngine):
     name = "sface"
-    # tta4: the mean of four passes (two alignments, each mirrored). A new version re-encodes every stored
-    # photo (matching/reencode.py); the old templates are never compared with the new.
-    version = "sface-2021dec-int8bq-tta4"
+    # tta2: the mean of two passes, one per alignment. Mirrored passes as well (tta4) measured no better at the
+    # operating point and cost 2 x 16 ms more per face (bench/results/open_set.md). A new version re-encodes
+    # every stored photo (matching/reencode.py); old and new templates are never compared.
+    version = "sface-2021dec-int8bq-tta2"
     dim = 128
     metric = "cosine"
-    # Cosine distance (1 - cos) at FAR 1e-3 on the dev set is 0.6166 (0.6268 before tta4); rounded to the
+    # Cosine distance (1 - cos) at FAR 1e-3 on the dev set is 0.6166 (0.6268 with one pass); rounded to the
     # strict side because a false match sends a family to the wrong person (bench/results/calibration.md).
     default_threshold = 0.61
     needs_landmarks = True
@@ -65,14 +66,19 @@ class SFaceEngine(FaceEngine):
     def _embed(self, rgb: np.ndarray, face: RawFace) -> np.ndarray:
         total = np.zeros(self.dim, dtype=np.float32)
         for points in (face.landmarks, self._shape.five_points(rgb, face.box)):
-            aligned = align_face(rgb, points)
-            total += self._embed_aligned(aligned) + self._embed_aligned(np.ascontiguousarray(aligned[:, ::-1]))
+            total += self._embed_aligned(align_face(rgb, points))
         norm = float(np.linalg.norm(total))
         return total / norm if norm > 0 else total
 
-    def single_pass_embedding(self, rgb: np.ndarray, landmarks) -> np.ndarray:
-        """One pass on the given five points, as the engine embedded faces before tta4 (bench/open_set_levers.py)."""
-        return self._embed_aligned(align_face(rgb, np.asarray(landmarks, dtype=np.float64).reshape(5, 2)))
+    def passes(self, rgb: np.ndarray, landmarks, box) -> dict[str, np.ndarray]:
+        """Each single pass, mirrored ones too: what bench/open_set_levers.py compares the engine's mean with."""
+        out = {}
+        for name, points in (("yunet", np.asarray(landmarks, dtype=np.float64).reshape(5, 2)),
+                             ("shape", self._shape.five_points(rgb, box))):
+            aligned = align_face(rgb, points)
+            out[name] = self._embed_aligned(aligned)
+            out[f"{name}_mirrored"] = self._embed_aligned(np.ascontiguousarray(aligned[:, ::-1]))
+        return out
 
     def _embed_aligned(self, aligned: np.ndarray) -> np.ndarray:
         # OpenCV's FaceRecognizerSF feeds raw 0-255 pixels, swapped BGR->RGB: the graph does its own

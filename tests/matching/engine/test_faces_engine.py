@@ -129,7 +129,7 @@ def test_engines_are_cached_and_named():
     assert get_engine() is get_engine("sface")
     sface = get_engine("sface")
     assert (sface.name, sface.metric, sface.dim) == ("sface", "cosine", 128)
-    assert sface.version == "sface-2021dec-int8bq-tta4"
+    assert sface.version == "sface-2021dec-int8bq-tta2"
     with pytest.raises(ValueError, match="unknown face engine"):
         get_engine("facenet")
 

@@ -23,7 +23,7 @@ def faces_model_copy(tmp_path):
 
 
 def test_models_load_from_a_good_copy(faces_model_copy):
-    assert SFaceEngine(model_dir=faces_model_copy).version == "sface-2021dec-int8bq-tta4"
+    assert SFaceEngine(model_dir=faces_model_copy).version == "sface-2021dec-int8bq-tta2"
 
 
 def test_altered_model_file_is_refused_with_a_clear_error(faces_model_copy):
