@@ -227,7 +227,8 @@ def open_set_lines(data: dict) -> list[str]:
     if million:
         fc = million["possible"]["false_per_arrival"]
         lines.append(f"| projected ≤ {TARGET_FALSE_PER_ARRIVAL_1M:g} false candidate / arrival at 10^6 entries | {fc} at cut "
-                     f"{million['possible']['cut']}, FNIR ≥ {million['possible']['fnir_at_least']} (fixed 0.62: "
+                     f"{million['possible']['cut']}, FNIR ≥ {million['possible']['fnir_at_least']} (fixed "
+                     f"{million['fixed_possible']['cut']}: "
                      f"{million['fixed_possible']['false_per_arrival']}) | {verdict(fc <= TARGET_FALSE_PER_ARRIVAL_1M)} "
                      "(recall is what pays) |")
     pair = next((v for k, v in (op.get("pairs") or {}).items() if k.startswith("by_size_possible")), None)
