@@ -21,7 +21,7 @@ def thresholds(engine) -> dict:
     return THRESHOLDS.get(engine.name, {"adult": (engine.default_threshold * 0.85, engine.default_threshold)})
 
 
-# Open set: a per-pair cut proposes more strangers the larger the gallery (2,000 strangers at 0.62: 0.66 false
+# Open set: a per-pair cut proposes more strangers the larger the gallery (1,997 strangers at 0.61: 0.65 false
 # candidates per arrival). The cuts are set instead for what a reviewer may be shown by chance, per arrival:
 # expected false candidates in each band at the gallery's current size, from the impostor distance
 # distribution measured by bench/open_set.py (calibration/<engine>.json). cut(N) = distance at which a

@@ -24,21 +24,31 @@ SHAPE_HINT = "pip install face_recognition_models==0.3.0 (requirements.txt)"
 
 
 class ShapeLandmarks:
-    """Five points (eye centres, nose tip, mouth corners; image order, as YuNet) from dlib's 68-point shape."""
+    """Five points (eye centres, nose tip, mouth corners; image order, as YuNet) from dlib's 68-point shape.
+
+    The file is checked at once (a wrong or missing file fails at start), but loaded (~100 MB) only when a face
+    is first encoded: processes that only ask the engine for its version and cuts (the search workers) never
+    hold it.
+    """
 
     def __init__(self) -> None:
+        self._path = verified_file(package_model_dir(SHAPE_PACKAGE) / SHAPE_FILE, SHAPE_SHA256, SHAPE_HINT)
+        self._predictor = None
+        self._lock = threading.Lock()
+
+    def _load(self):
         import dlib
 
-        path = verified_file(package_model_dir(SHAPE_PACKAGE) / SHAPE_FILE, SHAPE_SHA256, SHAPE_HINT)
         self._rect = dlib.rectangle
-        self._predictor = dlib.shape_predictor(str(path))
-        self._lock = threading.Lock()
+        return dlib.shape_predictor(str(self._path))
 
     def five_points(self, rgb: np.ndarray, box) -> np.ndarray:
         x, y, w, h = (float(v) for v in box)
-        # The box as the engine stores it (whole pixels, outward): a stored face re-encodes to the same vector.
-        rect = self._rect(math.floor(x), math.floor(y), math.ceil(x + w), math.ceil(y + h))
         with self._lock:
+            if self._predictor is None:
+                self._predictor = self._load()
+            # The box as the engine stores it (whole pixels, outward): a stored face re-encodes to the same vector.
+            rect = self._rect(math.floor(x), math.floor(y), math.ceil(x + w), math.ceil(y + h))
             shape = self._predictor(rgb, rect)
         p = np.array([(q.x, q.y) for q in shape.parts()], dtype=np.float64)
         # 36-41: the eye on the image's left (the subject's right), 42-47 the other; 30 nose tip; 48, 54 mouth.

@@ -44,3 +44,13 @@ def test_the_two_alignments_bring_photos_of_one_person_closer_than_one_alone(fac
         (mean_a, one_a), (mean_b, one_b) = faces
         gained += float(mean_a @ mean_b) > float(one_a @ one_b)
     assert gained >= 2
+
+
+def test_the_shape_predictor_loads_only_when_a_face_is_encoded(faces_load):
+    """~100 MB: the search workers ask the engine only for its version and cuts, and never hold it."""
+    from service.matching.engine.landmarks import ShapeLandmarks
+
+    shape = ShapeLandmarks()
+    assert shape._predictor is None
+    points = shape.five_points(faces_load("Barack_Obama/1.jpg"), (400, 100, 250, 300))
+    assert shape._predictor is not None and points.shape == (5, 2)
