@@ -76,6 +76,11 @@ QUEUE_OF = {
 MATCH_TASK_OF_KIND = {"case": MATCH_CASE, "report": MATCH_REPORT, "lead": MATCH_LEAD}
 
 
+# The beat's own tasks on the default queue. Up to that many messages waiting there is housekeeping the beat
+# sent (sweep-search-gaps goes out in the same tick as the sweep), not a backlog of arrivals.
+HOUSEKEEPING = (SWEEP_PENDING, SWEEP_SEARCH_GAPS, SWEEP_DEADLINES, SWEEP_CLUES, PRIVACY_WATCH, ERASE_BIOMETRICS)
+
+
 def shard_queue(shard: int) -> str:
     return f"{SHARD_QUEUE_PREFIX}{shard}"
 
@@ -165,6 +170,9 @@ def broker_options(settings) -> dict:
             "store_processed": False,
             # Exchange tables; kombu's default is ./control relative to wherever the process runs.
             "control_folder": str(folder / "control"),
+            # A worker holding its one prefetched message (acks_late) finds the folder empty and sleeps this
+            # long: kombu's 1 s made every task wait up to a second per queue (~1 task/s per process).
+            "polling_interval": 0.2,
             **PRODUCER_FAILS_FAST,
         }
     if settings.broker_url.startswith(("redis", "rediss")):

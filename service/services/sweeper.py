@@ -73,10 +73,12 @@ def sweep(settings) -> int:
 def send_reencode(settings, broker: dict) -> tuple[list[int], int | None]:
     """Photos sent to be encoded with the current engine version, and how many still wait for it.
 
-    Nothing is sent unless the default queue is known to be empty. The count is exact while a batch is
-    short (the last ones), counted otherwise, and kept from the last sweep when this one does not look.
+    Nothing is sent unless the default queue is known to hold no arrivals' work: at most the beat's own
+    housekeeping (tasking.HOUSEKEEPING). The count is exact while a batch is short (the last ones), counted
+    otherwise, and kept from the last sweep when this one does not look.
     """
-    if broker["state"] != "ok" or (broker["queues"] or {}).get(tasking.DEFAULT_QUEUE) != 0:
+    waiting_default = (broker["queues"] or {}).get(tasking.DEFAULT_QUEUE)
+    if broker["state"] != "ok" or waiting_default is None or waiting_default > len(tasking.HOUSEKEEPING):
         mark = db.session.get(Heartbeat, "sweep")
         db.session.rollback()
         return [], ((mark.data or {}).get("faces_to_reencode") if mark is not None else None)
