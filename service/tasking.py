@@ -76,6 +76,12 @@ QUEUE_OF = {
 MATCH_TASK_OF_KIND = {"case": MATCH_CASE, "report": MATCH_REPORT, "lead": MATCH_LEAD}
 
 
+# Background work waits behind every arrival. On Redis it goes to its queue's lowest priority list (kombu keeps a
+# list per priority step and workers take the highest first); the filesystem broker has no priorities, so there
+# the sweeper sends it only while the queue is idle (services/sweeper.py).
+BACKGROUND_PRIORITY = 9
+PRIORITY_OF = {REENCODE_PHOTO: BACKGROUND_PRIORITY}
+
 # The beat's own tasks on the default queue. Up to that many messages waiting there is housekeeping the beat
 # sent (sweep-search-gaps goes out in the same tick as the sweep), not a backlog of arrivals.
 HOUSEKEEPING = (SWEEP_PENDING, SWEEP_SEARCH_GAPS, SWEEP_DEADLINES, SWEEP_CLUES, PRIVACY_WATCH, ERASE_BIOMETRICS)
@@ -144,7 +150,9 @@ def enqueue(task_name: str, *ids: int) -> bool:
         return False
     try:
         # ignore_result: with a result backend configured (shard answers), nothing waits for this one.
-        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False, ignore_result=True)
+        options = {"priority": PRIORITY_OF[task_name]} if task_name in PRIORITY_OF else {}
+        celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False, ignore_result=True,
+                         **options)
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
         breaker.record(False)
         log.warning("event=enqueue_failed task=%s ids=%s error=%s retry_in_s=%s", task_name, ids,
@@ -195,7 +203,7 @@ def broker_options(settings) -> dict:
 BEAT_TICK_SECONDS = 5.0
 # Kombu's Redis transport: one list per queue and priority, and a hash of delivered, unacknowledged messages.
 _REDIS_PRIORITY_SEP = "\x06\x16"
-_REDIS_PRIORITIES = (3, 6, 9)
+_REDIS_PRIORITIES = (3, 6, BACKGROUND_PRIORITY)  # kombu's steps after 0; the last list is the background's
 BROKER_MARKER_KEY = "huijia:broker:marker"
 _redis_clients: dict = {}
 
@@ -216,7 +224,9 @@ def _redis(url: str):
 def broker_report(settings) -> dict:
     """What the broker holds now: state ok/down/unknown, messages waiting per queue, delivered and unacknowledged.
 
-    Redis: LLEN of each queue's lists (kombu keeps one per priority) and HLEN of kombu's `unacked` hash.
+    Redis: LLEN of each queue's lists (kombu keeps one per priority) and HLEN of kombu's `unacked` hash;
+    `queues` counts the arrivals' work, `background` the lowest priority list (PRIORITY_OF) apart. The
+    filesystem broker has no priorities: `background` is None there.
     Filesystem broker (make run): message files in the queue folder, per queue; a fetched message leaves
     the folder, so in-flight work is not counted. Bounded to about a second when the broker is down.
     """
@@ -235,8 +245,9 @@ def broker_report(settings) -> dict:
             log.info("event=broker_unreachable error=%s", type(exc).__name__)
             return {"state": "down", "queues": None, "unacked": None}
         per = 1 + len(_REDIS_PRIORITIES)
-        waiting = {q: sum(counts[i * per:(i + 1) * per]) for i, q in enumerate(queues)}
-        return {"state": "ok", "queues": waiting, "unacked": counts[-1]}
+        waiting = {q: sum(counts[i * per:(i + 1) * per - 1]) for i, q in enumerate(queues)}
+        background = {q: counts[(i + 1) * per - 1] for i, q in enumerate(queues)}
+        return {"state": "ok", "queues": waiting, "background": background, "unacked": counts[-1]}
     if url.startswith("filesystem"):
         folder = Path(settings.instance_dir) / "broker" / "queue"
         try:
@@ -244,7 +255,7 @@ def broker_report(settings) -> dict:
         except OSError:
             return {"state": "down", "queues": None, "unacked": None}
         waiting = {q: sum(1 for n in names if n.partition(".")[2] == f"{q}.msg") for q in queues}
-        return {"state": "ok", "queues": waiting, "unacked": None}
+        return {"state": "ok", "queues": waiting, "background": None, "unacked": None}
     return {"state": "unknown", "queues": None, "unacked": None}
 
 

@@ -53,17 +53,26 @@ def _stale(engine_version: str):
     return Photo.status.in_(WITH_FACES) & other & ~current
 
 
-def stale_photos(engine_version: str, limit: int) -> list[int]:
-    """Ids of photos with faces of other engine versions only: reports' first, then cases', then leads', by id."""
-    found: list[int] = []
-    for owner in _owner_kinds():
+def stale_after(engine_version: str, limit: int, after: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """(owner rank, photo id) of photos with faces of other engine versions only, in encoding order: reports'
+    (rank 0), then cases' (1), then leads' (2), each by id; only those after `after` (the sweeper's cursor)."""
+    found: list[tuple[int, int]] = []
+    for rank, owner in enumerate(_owner_kinds()):
         if len(found) >= limit:
             break
-        found += db.session.scalars(
-            select(Photo.id).where(owner, _stale(engine_version)).order_by(Photo.id).limit(limit - len(found))
-        )
+        if after is not None and rank < after[0]:
+            continue
+        query = select(Photo.id).where(owner, _stale(engine_version))
+        if after is not None and rank == after[0]:
+            query = query.where(Photo.id > after[1])
+        found += [(rank, photo_id) for photo_id in db.session.scalars(query.order_by(Photo.id).limit(limit - len(found)))]
     db.session.rollback()
     return found
+
+
+def stale_photos(engine_version: str, limit: int) -> list[int]:
+    """Ids of photos with faces of other engine versions only: reports' first, then cases', then leads', by id."""
+    return [photo_id for _rank, photo_id in stale_after(engine_version, limit)]
 
 
 def count_stale(engine_version: str) -> int:

@@ -57,11 +57,11 @@ def sweep(settings) -> int:
     job_age = max(min(photo_age, match_age), min(settings.pending_photo_sweep_seconds, IDLE_GRACE_SECONDS))
     job_ids = _resend_queued_jobs(job_age)
     uploads.sweep(settings)  # chunked photo uploads nobody finished within a day
-    reencoding, to_reencode = send_reencode(settings, broker)
+    reencoding, to_reencode, cursor = send_reencode(settings, broker)
     requeued = len(photo_ids) - len(unsent) + len(case_ids) + len(report_ids) + len(lead_ids) + len(job_ids)
     liveness.record("sweep", {"requeued": requeued, "unsent": len(unsent), "broker": broker["state"],
                               "broker_lost_messages": forgot, "reencode_sent": len(reencoding),
-                              "faces_to_reencode": to_reencode})
+                              "faces_to_reencode": to_reencode, "reencode_cursor": cursor})
     try:
         liveness.check_and_alert(settings)
     except Exception as exc:  # a mail server away must not fail the sweep (it ran)
@@ -70,27 +70,47 @@ def sweep(settings) -> int:
     return requeued
 
 
-def send_reencode(settings, broker: dict) -> tuple[list[int], int | None]:
-    """Photos sent to be encoded with the current engine version, and how many still wait for it.
+# Where the broker has priorities (Redis), this many batches wait at the background priority: workers take every
+# arrival's work first, and are never short of re-encodes between two sweeps.
+BACKGROUND_BATCHES = 10
 
-    Nothing is sent unless the default queue is known to hold no arrivals' work: at most the beat's own
-    housekeeping (tasking.HOUSEKEEPING). The count is exact while a batch is short (the last ones), counted
-    otherwise, and kept from the last sweep when this one does not look.
+
+def send_reencode(settings, broker: dict) -> tuple[list[int], int | None, list | None]:
+    """Photos sent to be encoded with the current engine version, how many still wait for it, and the cursor.
+
+    Redis (priorities): the background list is topped up to BACKGROUND_BATCHES x HUIJIA_REENCODE_BATCH, busy or
+    not, going on after the last photo sent (the cursor, kept in the sweep's heartbeat); once the list is empty,
+    from the start again, so a lost message or an attempt that failed is sent once more. Filesystem broker (no
+    priorities): one batch, only while the default queue holds no arrivals' work, at most the beat's own
+    housekeeping (tasking.HOUSEKEEPING). When this sweep does not look, the last count and cursor are kept.
     """
-    waiting_default = (broker["queues"] or {}).get(tasking.DEFAULT_QUEUE)
-    if broker["state"] != "ok" or waiting_default is None or waiting_default > len(tasking.HOUSEKEEPING):
-        mark = db.session.get(Heartbeat, "sweep")
-        db.session.rollback()
-        return [], ((mark.data or {}).get("faces_to_reencode") if mark is not None else None)
+    mark = db.session.get(Heartbeat, "sweep")
+    last = (mark.data or {}) if mark is not None else {}
+    db.session.rollback()
+    kept = [], last.get("faces_to_reencode"), last.get("reencode_cursor")
+    if broker["state"] != "ok" or broker["queues"] is None:
+        return kept
     from ..matching.faces import engine_for
 
     version = engine_for(settings).version
-    photo_ids = reencode.stale_photos(version, settings.reencode_batch)
-    waiting = len(photo_ids) if len(photo_ids) < settings.reencode_batch else reencode.count_stale(version)
-    sent = [photo_id for photo_id in photo_ids if tasking.enqueue(tasking.REENCODE_PHOTO, photo_id)]
-    if photo_ids:
+    background = (broker.get("background") or {}).get(tasking.DEFAULT_QUEUE)
+    if background is None:  # no priorities: only an idle queue takes a batch
+        if broker["queues"].get(tasking.DEFAULT_QUEUE, 0) > len(tasking.HOUSEKEEPING):
+            return kept
+        room, after = settings.reencode_batch, None
+    else:
+        room = BACKGROUND_BATCHES * settings.reencode_batch - background
+        cursor = last.get("reencode_cursor")
+        after = tuple(cursor[1:]) if background and cursor and cursor[0] == version else None
+        if room <= 0:
+            return kept
+    rows = reencode.stale_after(version, room, after)
+    sent = [photo_id for _rank, photo_id in rows if tasking.enqueue(tasking.REENCODE_PHOTO, photo_id)]
+    waiting = 0 if not rows and not background else reencode.count_stale(version)
+    cursor = [version, *rows[-1]] if rows else (last.get("reencode_cursor") if after else None)
+    if rows:
         log.info("event=sweep_reencode sent=%d waiting=%d engine=%s", len(sent), waiting, version)
-    return sent, waiting
+    return sent, waiting, cursor
 
 
 def _resend_after(settings, broker: dict, queue: str, forgot: bool) -> int:

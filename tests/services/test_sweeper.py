@@ -117,7 +117,8 @@ def quiet_broker(tmp_path, settings):
         redis.stop()
 
 
-def test_photos_to_reencode_are_sent_only_while_the_default_queue_is_idle(db, users, settings, faces_dir, quiet_broker):
+def _stale_cases(db, users, settings, faces_dir) -> list[int]:
+    """Two arrivals processed before an engine upgrade, one after it: the photo ids of the first two."""
     from service.matching import reencode
     from service.matching.faces import engine_for
     from tests.matching.test_reencode import relabel
@@ -132,29 +133,71 @@ def test_photos_to_reencode_are_sent_only_while_the_default_queue_is_idle(db, us
     stale = [c.photos[0].id for c in cases]
     assert reencode.stale_photos(engine_for(settings).version, 10) == stale
     assert current.photos[0].id not in stale
+    return stale
 
+
+def _mark(db) -> dict:
+    db.session.expire_all()
+    return db.session.get(Heartbeat, "sweep").data
+
+
+def test_with_priorities_photos_to_reencode_wait_at_the_lowest_and_are_topped_up(db, users, settings, faces_dir,
+                                                                               quiet_broker):
+    """Redis: re-encodes go to the default queue's lowest priority list whatever waits there (workers take every
+    arrival first), topped up to BACKGROUND_BATCHES x batch, going on after the last one sent; once the list is
+    empty, from the start again (a lost message)."""
+    stale = _stale_cases(db, users, settings, faces_dir)
     client = tasking._redis(quiet_broker.broker_url)
-    # The beat's housekeeping may wait there (it sends sweep-search-gaps in the sweep's own tick): one more is
-    # an arrival's work.
-    client.lpush(tasking.DEFAULT_QUEUE, *["housekeeping"] * len(tasking.HOUSEKEEPING), "an arrival's photo, waiting")
+    background = f"{tasking.DEFAULT_QUEUE}\x06\x16{tasking.BACKGROUND_PRIORITY}"
+    client.lpush(tasking.DEFAULT_QUEUE, *["an arrival's photo, waiting"] * 30)
+    report = tasking.broker_report(quiet_broker)
+    assert report["queues"][tasking.DEFAULT_QUEUE] == 30 and report["background"][tasking.DEFAULT_QUEUE] == 0
+
+    sweeper.sweep(quiet_broker)  # busy with arrivals, and sent anyway: they wait behind every arrival
+    mark = _mark(db)
+    assert mark["reencode_sent"] == 2 and mark["faces_to_reencode"] == 2
+    assert mark["reencode_cursor"][1:] == [1, stale[1]]  # cases are rank 1
+
+    client.lpush(background, "re-encode", "re-encode")  # both still waiting
+    assert tasking.broker_report(quiet_broker)["background"][tasking.DEFAULT_QUEUE] == 2
     sweeper.sweep(quiet_broker)
-    mark = db.session.get(Heartbeat, "sweep").data
+    mark = _mark(db)
+    assert mark["reencode_sent"] == 0 and mark["faces_to_reencode"] == 2  # nothing sent twice
+
+    client.lpush(background, *["re-encode"] * (sweeper.BACKGROUND_BATCHES * quiet_broker.reencode_batch))
+    sweeper.sweep(quiet_broker)
+    assert _mark(db)["reencode_sent"] == 0  # the list is full
+
+    client.delete(background)  # taken, and the messages lost: the photos are still stale
+    sweeper.sweep(quiet_broker)
+    mark = _mark(db)
+    assert mark["reencode_sent"] == 2 and mark["faces_to_reencode"] == 2
+    assert liveness.status(quiet_broker, probe_broker=False)["photos"]["faces_to_reencode"] == 2
+
+
+def test_without_priorities_photos_to_reencode_go_only_while_the_default_queue_is_idle(db, users, settings, faces_dir,
+                                                                                     tmp_path):
+    """The filesystem broker (make run) has no priorities: a batch goes only when the default queue holds no more
+    than the beat's own housekeeping."""
+    stale = _stale_cases(db, users, settings, faces_dir)
+    quiet = dataclasses.replace(settings, broker_url="filesystem://", instance_dir=tmp_path / "fs", reencode_batch=1,
+                                pending_photo_sweep_seconds=3600)
+    folder = tmp_path / "fs" / "broker" / "queue"
+    folder.mkdir(parents=True)
+    waiting = len(tasking.HOUSEKEEPING) + 1
+    for n in range(waiting):
+        (folder / f"{n}.{tasking.DEFAULT_QUEUE}.msg").write_text("{}")
+    report = tasking.broker_report(quiet)
+    assert report["queues"][tasking.DEFAULT_QUEUE] == waiting and report["background"] is None
+    sweeper.sweep(quiet)
+    mark = _mark(db)
     assert mark["reencode_sent"] == 0 and mark["faces_to_reencode"] is None  # busy: not even looked at
 
-    client.delete(tasking.DEFAULT_QUEUE)
-    client.lpush(tasking.DEFAULT_QUEUE, *["housekeeping"] * len(tasking.HOUSEKEEPING))  # housekeeping only: idle
-    sweeper.sweep(quiet_broker)
-    db.session.expire_all()
-    mark = db.session.get(Heartbeat, "sweep").data
+    (folder / f"0.{tasking.DEFAULT_QUEUE}.msg").unlink()  # housekeeping only: idle
+    sweeper.sweep(quiet)
+    mark = _mark(db)
     assert mark["reencode_sent"] == 1 and mark["faces_to_reencode"] == 2  # one batch (of 1), both counted
-    assert sweeper.send_reencode(quiet_broker, tasking.broker_report(quiet_broker)) == ([stale[0]], 2)
-
-    client.lpush(tasking.DEFAULT_QUEUE, *["housekeeping"] * len(tasking.HOUSEKEEPING), "another arrival")
-    sweeper.sweep(quiet_broker)
-    db.session.expire_all()
-    mark = db.session.get(Heartbeat, "sweep").data
-    assert mark["reencode_sent"] == 0 and mark["faces_to_reencode"] == 2  # the last count, kept for /healthz
-    assert liveness.status(quiet_broker, probe_broker=False)["photos"]["faces_to_reencode"] == 2
+    assert sweeper.send_reencode(quiet, tasking.broker_report(quiet))[:2] == ([stale[0]], 2)
 
 
 def test_photos_on_the_current_version_are_never_sent(db, users, settings, faces_dir, quiet_broker):
@@ -163,7 +206,7 @@ def test_photos_on_the_current_version_are_never_sent(db, users, settings, faces
     register_arrival(users["staff"], {"name": "新"}, [photo(faces_dir, "Colin_Powell", 1)], settings)
     process_all(settings)
     idle = {"state": "ok", "queues": {"default": 0, "search": 0}, "unacked": 0}
-    assert sweeper.send_reencode(quiet_broker, idle) == ([], 0)
+    assert sweeper.send_reencode(quiet_broker, idle)[:2] == ([], 0)
     sweeper.sweep(quiet_broker)
     assert db.session.get(Heartbeat, "sweep").data["reencode_sent"] == 0
 

@@ -50,3 +50,25 @@ def test_reencoded_report_and_case_are_matched_again_with_the_new_templates(test
     db.session.expire_all()
     assert reencode.stale_photos(version, 10) == []
     assert {(f.photo_id, f.engine) for f in Face.query} == {(p, v) for p in stale for v in (OLD, version)}
+
+
+def test_an_arrival_sent_after_a_batch_of_reencodes_is_taken_first(test_env, tmp_path, redis_url):
+    """Redis: re-encodes wait at the lowest priority, so a worker takes an arrival's photo before them all."""
+    import redis as redis_client
+
+    client = redis_client.Redis.from_url(redis_url)
+    client.delete(*[tasking.DEFAULT_QUEUE] + [f"{tasking.DEFAULT_QUEUE}\x06\x16{p}" for p in (3, 6, 9)])
+    for photo_id in range(10_000_001, 10_000_021):  # no such photos: each task ends at once ("missing")
+        assert tasking.enqueue(tasking.REENCODE_PHOTO, photo_id)
+    assert tasking.enqueue(tasking.PROCESS_PHOTO, 10_000_999)
+    report = tasking.broker_report(type("S", (), {"broker_url": redis_url})())
+    assert report["queues"][tasking.DEFAULT_QUEUE] == 1 and report["background"][tasking.DEFAULT_QUEUE] == 20
+
+    default = start_worker(child_env(test_env), tmp_path / "default.log", "-c", "1")
+    try:
+        wait_for(lambda: default.log.read_text(errors="replace").count("reencode_photo[") >= 40, 60,
+                 what=f"every task run\n{default.tail()}")
+    finally:
+        default.stop()
+    taken = [line for line in default.log.read_text(errors="replace").splitlines() if "] received" in line]
+    assert "process_photo[" in taken[0], taken[:3]
