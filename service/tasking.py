@@ -80,7 +80,7 @@ MATCH_TASK_OF_KIND = {"case": MATCH_CASE, "report": MATCH_REPORT, "lead": MATCH_
 # list per priority step and workers take the highest first); the filesystem broker has no priorities, so there
 # the sweeper sends it only while the queue is idle (services/sweeper.py).
 BACKGROUND_PRIORITY = 9
-PRIORITY_OF = {REENCODE_PHOTO: BACKGROUND_PRIORITY}
+BACKGROUND_TASKS = frozenset({REENCODE_PHOTO})
 
 # The beat's own tasks on the default queue. Up to that many messages waiting there is housekeeping the beat
 # sent (sweep-search-gaps goes out in the same tick as the sweep), not a backlog of arrivals.
@@ -139,8 +139,11 @@ class BrokerBreaker:
 breaker = BrokerBreaker()
 
 
-def enqueue(task_name: str, *ids: int) -> bool:
+def enqueue(task_name: str, *ids: int, background: bool = False) -> bool:
     """Send `task_name(*ids)` to its queue; False at once (logged) when the broker cannot take it.
+
+    Background work (BACKGROUND_TASKS, or `background`: the matching that follows a re-encode) goes behind
+    every arrival's where the broker has priorities.
 
     Bounded: the connection gives up after one attempt (broker_options), and while the breaker is open
     nothing is tried at all. A False means "the sweeper will send it": callers leave the work marked.
@@ -150,7 +153,7 @@ def enqueue(task_name: str, *ids: int) -> bool:
         return False
     try:
         # ignore_result: with a result backend configured (shard answers), nothing waits for this one.
-        options = {"priority": PRIORITY_OF[task_name]} if task_name in PRIORITY_OF else {}
+        options = {"priority": BACKGROUND_PRIORITY} if background or task_name in BACKGROUND_TASKS else {}
         celery.send_task(task_name, args=list(ids), queue=QUEUE_OF[task_name], retry=False, ignore_result=True,
                          **options)
     except Exception as exc:  # kombu raises many kinds; any of them means "not sent"
@@ -225,7 +228,7 @@ def broker_report(settings) -> dict:
     """What the broker holds now: state ok/down/unknown, messages waiting per queue, delivered and unacknowledged.
 
     Redis: LLEN of each queue's lists (kombu keeps one per priority) and HLEN of kombu's `unacked` hash;
-    `queues` counts the arrivals' work, `background` the lowest priority list (PRIORITY_OF) apart. The
+    `queues` counts the arrivals' work, `background` the lowest priority list (BACKGROUND_PRIORITY) apart. The
     filesystem broker has no priorities: `background` is None there.
     Filesystem broker (make run): message files in the queue folder, per queue; a fetched message leaves
     the folder, so in-flight work is not counted. Bounded to about a second when the broker is down.

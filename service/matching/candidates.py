@@ -35,9 +35,10 @@ SIZE_TTL_S = 300
 _sizes: dict = {}
 
 
-def queue_for_photo(photo: Photo) -> bool:
+def queue_for_photo(photo: Photo, background: bool = False) -> bool:
+    """Match the photo's owner; `background` (after a re-encode) waits behind every arrival's matching."""
     kind, owner_id = owner_of(photo)
-    return tasking.enqueue(tasking.MATCH_TASK_OF_KIND[kind], owner_id)
+    return tasking.enqueue(tasking.MATCH_TASK_OF_KIND[kind], owner_id, background=background)
 
 
 def _load_rows(engine_version: str):

@@ -161,7 +161,7 @@ def reencode_photo(photo_id: int, settings) -> Outcome:
     else:
         photo.status_reason = reason
         db.session.commit()
-        candidates.queue_for_photo(photo)
+        candidates.queue_for_photo(photo, background=True)  # behind every arrival's matching
     log.info("event=photo_reencoded photo_id=%s engine=%s status=%s staff_choice_kept=%s ms=%d", photo_id, version,
              status, kept, (time.monotonic() - started) * 1000)
     return Outcome(photo_id, status)

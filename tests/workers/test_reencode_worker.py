@@ -72,3 +72,20 @@ def test_an_arrival_sent_after_a_batch_of_reencodes_is_taken_first(test_env, tmp
         default.stop()
     taken = [line for line in default.log.read_text(errors="replace").splitlines() if "] received" in line]
     assert "process_photo[" in taken[0], taken[:3]
+
+
+def test_the_matching_that_follows_a_reencode_waits_behind_arrivals(db, users, settings, faces_dir, redis_url):
+    """The search queue too: a re-encoded photo's owner is matched at the background priority."""
+    import redis as redis_client
+
+    version = engine_for(settings).version
+    case = register_arrival(users["staff"], {"gender": "male"}, [photo(faces_dir, "Colin_Powell", 4)], settings).case
+    process_all(settings)
+    relabel(db)
+    client = redis_client.Redis.from_url(redis_url)
+    lists = {name: f"{tasking.SEARCH_QUEUE}{suffix}" for name, suffix in
+             (("arrivals", ""), ("background", f"\x06\x16{tasking.BACKGROUND_PRIORITY}"))}
+    client.delete(*lists.values())
+    assert reencode.reencode_photo(case.photos[0].id, settings).result == "processed"
+    assert {name: client.llen(key) for name, key in lists.items()} == {"arrivals": 0, "background": 1}
+    assert reencode.stale_photos(version, 10) == []
