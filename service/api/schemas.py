@@ -25,6 +25,8 @@ def iso(value):
 
 
 def photo_json(photo: Photo) -> dict:
+    from ..matching.faces import shown_faces  # (the matching package loads the engine module: only when asked)
+
     return {
         "id": photo.id,
         "status": photo.status,
@@ -33,14 +35,8 @@ def photo_json(photo: Photo) -> dict:
         "width": photo.width,
         "height": photo.height,
         "url": f"/api/v1/photos/{photo.sha256}",
-        "faces": [face_json(f) for f in _faces_of(photo)],
+        "faces": [face_json(f) for f in shown_faces(photo.id)],
     }
-
-
-def _faces_of(photo):
-    from ..matching.faces import shown_faces
-
-    return shown_faces(photo.id)
 
 
 def _masked_exit(details: dict | None) -> dict | None:

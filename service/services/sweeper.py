@@ -106,7 +106,8 @@ def send_reencode(settings, broker: dict) -> tuple[list[int], int | None, list |
             return kept
     rows = reencode.stale_after(version, room, after)
     sent = [photo_id for _rank, photo_id in rows if tasking.enqueue(tasking.REENCODE_PHOTO, photo_id)]
-    waiting = 0 if not rows and not background else reencode.count_stale(version)
+    # Exact without a count when every stale photo fit in this batch and none is still queued from an earlier one.
+    waiting = len(rows) if not background and len(rows) < room else reencode.count_stale(version)
     cursor = [version, *rows[-1]] if rows else (last.get("reencode_cursor") if after else None)
     if rows:
         log.info("event=sweep_reencode sent=%d waiting=%d engine=%s", len(sent), waiting, version)
